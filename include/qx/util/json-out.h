@@ -1,0 +1,26 @@
+/*
+ * JSON output in QEMU's exact layouts (parsing is json-c's job).
+ *
+ * QX_JSON_PRETTY reproduces QEMU 7.2's --output=json text byte for byte:
+ * four-space indentation, "key": value, one member per line, empty
+ * containers as QEMU prints them, numbers as integers (doubles with
+ * QEMU's format), strings with QEMU's escaping (non-ASCII as \uXXXX).
+ * QX_JSON_COMPACT is QMP's wire form: one line, ", " and ": " separators.
+ */
+#ifndef QX_UTIL_JSON_OUT_H
+#define QX_UTIL_JSON_OUT_H
+
+#include <glib.h>
+#include <json-c/json.h>
+
+typedef enum {
+    QX_JSON_COMPACT,
+    QX_JSON_PRETTY,
+} QxJsonStyle;
+
+/* Appends obj to out; key order is the order of insertion. */
+void qx_json_format(GString *out, json_object *obj, QxJsonStyle style);
+/* Returns a g_malloc'd string. */
+char *qx_json_to_string(json_object *obj, QxJsonStyle style);
+
+#endif
