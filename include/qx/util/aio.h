@@ -34,7 +34,13 @@ const char *qx_aio_backend_name(QxAioBackend backend);
 
 /*
  * Creates the backend on loop; pool is used by QX_AIO_THREADS and for
- * nothing else.  Fails with a clear error if io_uring is unavailable.
+ * nothing else (NULL: the backend makes and owns a pool of its own).
+ * Fails with "failed to initialize io_uring: ..." if io_uring is
+ * unavailable (no kernel support, seccomp, io_uring_disabled), so that the
+ * caller can fall back to QX_AIO_THREADS.
+ *
+ * The data-path functions below must be called from a coroutine of loop.
+ * qx_aio_free() requires that no request is in flight.
  */
 QxAio *qx_aio_new(QxLoop *loop, QxAioBackend backend, ThreadPool *pool,
                   Error **errp);
