@@ -1,0 +1,141 @@
+/*
+ * qemu-img create [--object objectdef] [-q] [-f fmt]
+ *                 [-b backing_file [-F backing_fmt]] [-u] [-o options]
+ *                 filename [size]
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "img-common.h"
+#include "qx/util/opts.h"
+
+enum {
+    OPTION_OBJECT = 256,
+};
+
+/* "-o help" without creating anything: QEMU's print_block_option_help. */
+static int print_option_help(const char *filename, const char *fmt)
+{
+    const BlockDriver *drv = block_driver_find(fmt);
+    BlockCreateOpts *opts;
+    Error *err = NULL;
+    GString *out;
+
+    if (!drv) {
+        error_report("Unknown file format '%s'", fmt);
+        return 1;
+    }
+    if (!block_driver_get_create_opts(drv)) {
+        error_report("Format driver '%s' does not support image creation",
+                     fmt);
+        return 1;
+    }
+    opts = block_create_opts_for(drv, filename, &err);
+    if (!opts) {
+        error_report_err(err);
+        return 1;
+    }
+    out = g_string_new(NULL);
+    if (filename) {
+        g_string_append(out, "Supported options:\n");
+    } else {
+        g_string_append_printf(out, "Supported %s options:\n", fmt);
+    }
+    block_create_opts_format_help(opts, out);
+    if (!filename) {
+        g_string_append(out, "\nThe protocol level may support further "
+                             "options.\nSpecify the target filename to "
+                             "include those options.\n");
+    }
+    fputs(out->str, stdout);
+    g_string_free(out, true);
+    block_create_opts_free(opts);
+    return 0;
+}
+
+static bool options_ask_help(const char *options)
+{
+    bool help = false;
+    json_object *dict = qx_opts_parse(options, QX_OPTS_FLAT, NULL, &help,
+                                      NULL);
+
+    if (dict) {
+        json_object_put(dict);
+    }
+    return help;
+}
+
+int img_create(ImgContext *ctx, int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"object", required_argument, NULL, OPTION_OBJECT},
+        {NULL, 0, NULL, 0},
+    };
+    BlockImgCreateParams p = {.fmt = "raw", .img_size = -1};
+    g_autofree char *options = NULL;
+    Error *err = NULL;
+    int c;
+
+    while ((c = getopt_long(argc, argv, ":F:b:f:ho:qu", long_options,
+                            NULL)) != -1) {
+        switch (c) {
+        case ':':
+            img_missing_argument(argv[optind - 1]);
+        case '?':
+            img_unrecognized_option(argv[optind - 1]);
+        case 'h':
+            img_help();
+        case 'F':
+            p.base_fmt = optarg;
+            break;
+        case 'b':
+            p.base_filename = optarg;
+            break;
+        case 'f':
+            p.fmt = optarg;
+            break;
+        case 'o':
+            if (!img_accumulate_options(&options, optarg)) {
+                return 1;
+            }
+            break;
+        case 'q':
+            p.quiet = true;
+            break;
+        case 'u':
+            p.no_backing_open = true;
+            break;
+        case OPTION_OBJECT:
+            error_report("--object is not supported yet");
+            return 1;
+        }
+    }
+
+    p.filename = optind < argc ? argv[optind] : NULL;
+    if (options && options_ask_help(options)) {
+        return print_option_help(p.filename, p.fmt);
+    }
+    if (optind >= argc) {
+        img_error_exit("Expecting image file name");
+    }
+    optind++;
+    if (optind < argc) {
+        p.img_size = img_cvtnum_size(argv[optind++]);
+        if (p.img_size < 0) {
+            return 1;
+        }
+    }
+    if (optind != argc) {
+        img_error_exit("Unexpected argument: %s", argv[optind]);
+    }
+
+    p.options = options;
+    if (!block_img_create(ctx->graph, &p, &err)) {
+        error_prepend(&err, "%s: ", p.filename);
+        error_report_err(err);
+        return 1;
+    }
+    return 0;
+}
