@@ -12,6 +12,7 @@ struct Error {
     char *msg;
     GString *hint;
     int os_errno;
+    QxErrorClass cls;
 };
 
 Error *error_fatal;
@@ -85,6 +86,37 @@ void error_vsetg(Error **errp, const char *fmt, va_list ap)
     err = g_new0(Error, 1);
     err->msg = g_strdup_vprintf(fmt, ap);
     error_deliver(errp, err);
+}
+
+void error_set(Error **errp, QxErrorClass cls, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!errp) {
+        return;
+    }
+    va_start(ap, fmt);
+    error_vsetg(errp, fmt, ap);
+    va_end(ap);
+    (*errp)->cls = cls; /* the sentinels never return here */
+}
+
+QxErrorClass error_get_class(const Error *err)
+{
+    return err->cls;
+}
+
+const char *error_class_name(QxErrorClass cls)
+{
+    static const char *const names[] = {
+        [QX_ERROR_CLASS_GENERIC] = "GenericError",
+        [QX_ERROR_CLASS_COMMAND_NOT_FOUND] = "CommandNotFound",
+        [QX_ERROR_CLASS_DEVICE_NOT_ACTIVE] = "DeviceNotActive",
+        [QX_ERROR_CLASS_DEVICE_NOT_FOUND] = "DeviceNotFound",
+        [QX_ERROR_CLASS_KVM_MISSING_CAP] = "KVMMissingCap",
+    };
+
+    return names[cls];
 }
 
 void error_setg(Error **errp, const char *fmt, ...)
@@ -189,6 +221,7 @@ Error *error_copy(const Error *err)
 
     copy->msg = g_strdup(err->msg);
     copy->os_errno = err->os_errno;
+    copy->cls = err->cls;
     if (err->hint) {
         copy->hint = g_string_new(err->hint->str);
     }

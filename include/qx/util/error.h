@@ -22,6 +22,15 @@
 
 typedef struct Error Error;
 
+/* QMP's error classes ("class" of an error response); GENERIC by default. */
+typedef enum QxErrorClass {
+    QX_ERROR_CLASS_GENERIC = 0,
+    QX_ERROR_CLASS_COMMAND_NOT_FOUND,
+    QX_ERROR_CLASS_DEVICE_NOT_ACTIVE,
+    QX_ERROR_CLASS_DEVICE_NOT_FOUND,
+    QX_ERROR_CLASS_KVM_MISSING_CAP,
+} QxErrorClass;
+
 /* Sentinels: pass &error_fatal or &error_abort as errp. */
 extern Error *error_fatal;
 extern Error *error_abort;
@@ -29,6 +38,12 @@ extern Error *error_abort;
 void error_setg(Error **errp, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 void error_vsetg(Error **errp, const char *fmt, va_list ap)
     G_GNUC_PRINTF(2, 0);
+/* As error_setg() with a QMP error class other than GenericError. */
+void error_set(Error **errp, QxErrorClass cls, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+QxErrorClass error_get_class(const Error *err);
+/* "GenericError", "CommandNotFound", ... */
+const char *error_class_name(QxErrorClass cls);
 /* Appends ": strerror(os_errno)" to the message, as QEMU does. */
 void error_setg_errno(Error **errp, int os_errno, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
