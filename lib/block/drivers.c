@@ -11,6 +11,9 @@ extern const BlockDriver block_driver_host_device;
 extern const BlockDriver block_driver_raw;
 extern const BlockDriver block_driver_null_co;
 extern const BlockDriver block_driver_null_aio;
+extern const BlockDriver block_driver_nbd;
+extern const BlockDriver block_driver_nbd_tcp;
+extern const BlockDriver block_driver_nbd_unix;
 
 /*
  * Registration order is probing order for equal scores; raw probes with
@@ -21,6 +24,9 @@ const BlockDriver *const block_drivers[] = {
     &block_driver_host_device,
     &block_driver_null_co,
     &block_driver_null_aio,
+    &block_driver_nbd,
+    &block_driver_nbd_tcp,
+    &block_driver_nbd_unix,
     &block_driver_raw,
     NULL,
 };
@@ -137,10 +143,16 @@ char *block_driver_list_names(void)
     }
     g_ptr_array_sort(names, compare_names);
     for (guint i = 0; i < names->len; i++) {
-        if (i) {
+        const char *name = g_ptr_array_index(names, i);
+
+        /* One name may have several entries (nbd, nbd+tcp, nbd+unix). */
+        if (i && strcmp(name, g_ptr_array_index(names, i - 1)) == 0) {
+            continue;
+        }
+        if (out->len) {
             g_string_append_c(out, ' ');
         }
-        g_string_append(out, g_ptr_array_index(names, i));
+        g_string_append(out, name);
     }
     g_ptr_array_free(names, true);
     return g_string_free(out, false);
