@@ -9,7 +9,10 @@
  *
  * Options as QEMU 7.2's nbd driver: server.* (inet host/port, unix path,
  * fd), export; tls-creds, x-dirty-bitmap, reconnect-delay and
- * open-timeout are refused by name unless left at their defaults.
+ * open-timeout are refused by name unless left at their defaults.  Our
+ * own x-multi-conn=N (default 1, at most 16) opens N connections when the
+ * server advertises multi-conn (its flush then covers all of them), and
+ * spreads requests over them, fewest in flight first.
  */
 #include <errno.h>
 #include <libnbd.h>
@@ -24,16 +27,28 @@
 /* Largest request we send, whatever the server allows (QEMU: 32 MiB). */
 #define NBD_CLIENT_MAX_REQUEST (32u << 20)
 
-typedef struct NbdClientState {
+#define NBD_CLIENT_MAX_CONNS 16
+
+typedef struct NbdClientState NbdClientState;
+
+/* One connection: a libnbd handle and its socket. */
+typedef struct NbdConn {
+    NbdClientState *s;
     struct nbd_handle *h;
-    QxLoop *loop;
     int fd;                /* libnbd's socket, watched by the loop */
     bool watching;
+    unsigned inflight;
+} NbdConn;
+
+struct NbdClientState {
+    NbdConn conns[NBD_CLIENT_MAX_CONNS];
+    int nconns;
+    QxLoop *loop;
     bool base_allocation;  /* server agreed to base:allocation */
     bool can_flush, can_fua, can_trim, can_zero, can_fast_zero;
     uint32_t min_block;
     uint32_t max_block;
-} NbdClientState;
+};
 
 /* One in-flight command. */
 typedef struct NbdClientReq {
@@ -61,44 +76,44 @@ static bool nbd_parse_filename(const char *filename, json_object *opts,
 
 /* ---- Event loop glue ------------------------------------------------ */
 
-static void nbd_watch(NbdClientState *s);
+static void nbd_watch(NbdConn *c);
 
 static void nbd_on_readable(void *opaque)
 {
-    NbdClientState *s = opaque;
+    NbdConn *c = opaque;
 
-    nbd_aio_notify_read(s->h);
-    nbd_watch(s);
+    nbd_aio_notify_read(c->h);
+    nbd_watch(c);
 }
 
 static void nbd_on_writable(void *opaque)
 {
-    NbdClientState *s = opaque;
+    NbdConn *c = opaque;
 
-    nbd_aio_notify_write(s->h);
-    nbd_watch(s);
+    nbd_aio_notify_write(c->h);
+    nbd_watch(c);
 }
 
 /* Watches the socket in the directions libnbd currently wants. */
-static void nbd_watch(NbdClientState *s)
+static void nbd_watch(NbdConn *c)
 {
     unsigned dir;
 
-    if (nbd_aio_is_dead(s->h) > 0 || nbd_aio_is_closed(s->h) > 0) {
-        if (s->watching) {
-            qx_loop_set_fd_handler(s->loop, s->fd, NULL, NULL, NULL);
-            s->watching = false;
+    if (nbd_aio_is_dead(c->h) > 0 || nbd_aio_is_closed(c->h) > 0) {
+        if (c->watching) {
+            qx_loop_set_fd_handler(c->s->loop, c->fd, NULL, NULL, NULL);
+            c->watching = false;
         }
         return;
     }
-    dir = nbd_aio_get_direction(s->h);
-    qx_loop_set_fd_handler(s->loop, s->fd,
+    dir = nbd_aio_get_direction(c->h);
+    qx_loop_set_fd_handler(c->s->loop, c->fd,
                            (dir & LIBNBD_AIO_DIRECTION_READ) ?
                                nbd_on_readable : NULL,
                            (dir & LIBNBD_AIO_DIRECTION_WRITE) ?
                                nbd_on_writable : NULL,
-                           s);
-    s->watching = true;
+                           c);
+    c->watching = true;
 }
 
 static int nbd_complete_cb(void *user_data, int *error)
@@ -119,28 +134,45 @@ static int nbd_complete_cb(void *user_data, int *error)
     return 0;
 }
 
+/* False once the connection is gone: nothing more may be submitted. */
+static bool nbd_usable(NbdConn *c)
+{
+    return nbd_aio_is_ready(c->h) > 0 || nbd_aio_is_processing(c->h) > 0;
+}
+
+/* The usable connection with the fewest requests in flight, or NULL. */
+static NbdConn *nbd_pick(NbdClientState *s)
+{
+    NbdConn *best = NULL;
+
+    for (int i = 0; i < s->nconns; i++) {
+        NbdConn *c = &s->conns[i];
+
+        if (nbd_usable(c) && (!best || c->inflight < best->inflight)) {
+            best = c;
+        }
+    }
+    return best;
+}
+
 /* Waits for the command submitted as cookie (or fails at once). */
-static int nbd_wait_co(NbdClientState *s, int64_t cookie, NbdClientReq *req)
+static int nbd_wait_co(NbdConn *c, int64_t cookie, NbdClientReq *req)
 {
     if (cookie < 0) {
         int err = nbd_get_errno();
 
-        nbd_watch(s);
+        nbd_watch(c);
         return -(err ? err : EIO);
     }
-    nbd_watch(s);
+    c->inflight++;
+    nbd_watch(c);
     while (!req->done) {
         req->waiting = true;
         qx_coroutine_yield();
     }
-    nbd_aio_command_completed(s->h, cookie);
+    c->inflight--;
+    nbd_aio_command_completed(c->h, cookie);
     return req->ret;
-}
-
-/* False once the connection is gone: nothing more may be submitted. */
-static bool nbd_usable(NbdClientState *s)
-{
-    return nbd_aio_is_ready(s->h) > 0 || nbd_aio_is_processing(s->h) > 0;
 }
 
 static nbd_completion_callback completion(NbdClientReq *req)
@@ -179,6 +211,55 @@ static char *handshake_error(const char *export)
                            msg ? msg : g_strerror(err ? err : EIO));
 }
 
+/* Connects one more handle to the server (blocking handshake). */
+static NbdConn *nbd_connect_one(NbdClientState *s, const QxSocketAddress *addr,
+                                const char *export, Error **errp)
+{
+    NbdConn *c = &s->conns[s->nconns];
+    int fd = qx_socket_connect(addr, errp);
+
+    if (fd < 0) {
+        return NULL;
+    }
+    c->h = nbd_create();
+    if (!c->h) {
+        close(fd);
+        error_setg(errp, "Failed to create an NBD handle: %s",
+                   nbd_get_error());
+        return NULL;
+    }
+    nbd_set_export_name(c->h, export ? export : "");
+    nbd_add_meta_context(c->h, LIBNBD_CONTEXT_BASE_ALLOCATION);
+    /* nbd_connect_socket takes the fd and blocks for the handshake. */
+    if (nbd_connect_socket(c->h, fd) < 0) {
+        g_autofree char *msg = handshake_error(export);
+
+        error_setg(errp, "%s", msg);
+        nbd_close(c->h);
+        c->h = NULL;
+        return NULL;
+    }
+    c->s = s;
+    c->fd = nbd_aio_get_fd(c->h);
+    s->nconns++;
+    return c;
+}
+
+static void nbd_disconnect_all(NbdClientState *s)
+{
+    for (int i = 0; i < s->nconns; i++) {
+        NbdConn *c = &s->conns[i];
+
+        if (c->watching) {
+            qx_loop_set_fd_handler(s->loop, c->fd, NULL, NULL, NULL);
+        }
+        nbd_shutdown(c->h, 0);
+        nbd_close(c->h);
+        c->h = NULL;
+    }
+    s->nconns = 0;
+}
+
 static int nbd_open_co(BlockNode *node, json_object *opts, unsigned flags,
                        Error **errp)
 {
@@ -187,7 +268,9 @@ static int nbd_open_co(BlockNode *node, json_object *opts, unsigned flags,
     json_object *server;
     char *export = NULL;
     bool have_export = false;
-    int fd, ret = -EINVAL;
+    uint64_t want_conns = 1;
+    NbdConn *c;
+    int ret = -EINVAL;
     int64_t v;
 
     server = qx_opts_extract_prefix(opts, "server");
@@ -201,55 +284,51 @@ static int nbd_open_co(BlockNode *node, json_object *opts, unsigned flags,
         !refuse_option(opts, "tls-hostname", errp) ||
         !refuse_option(opts, "x-dirty-bitmap", errp) ||
         !refuse_option(opts, "reconnect-delay", errp) ||
-        !refuse_option(opts, "open-timeout", errp)) {
+        !refuse_option(opts, "open-timeout", errp) ||
+        !qx_opts_take_flat_number(opts, "x-multi-conn", &want_conns, NULL,
+                                  errp)) {
         goto out;
     }
-
-    fd = qx_socket_connect(addr, errp);
-    if (fd < 0) {
-        ret = -EIO;
+    if (want_conns < 1 || want_conns > NBD_CLIENT_MAX_CONNS) {
+        error_setg(errp, "x-multi-conn must be between 1 and %d",
+                   NBD_CLIENT_MAX_CONNS);
         goto out;
     }
-    s->h = nbd_create();
-    if (!s->h) {
-        close(fd);
-        error_setg(errp, "Failed to create an NBD handle: %s",
-                   nbd_get_error());
-        ret = -ENOMEM;
-        goto out;
-    }
-    nbd_set_export_name(s->h, export ? export : "");
-    nbd_add_meta_context(s->h, LIBNBD_CONTEXT_BASE_ALLOCATION);
-    /* nbd_connect_socket takes the fd and blocks for the handshake. */
-    if (nbd_connect_socket(s->h, fd) < 0) {
-        g_autofree char *msg = handshake_error(export);
-
-        error_setg(errp, "%s", msg);
-        ret = -EIO;
-        goto fail;
-    }
-    s->fd = nbd_aio_get_fd(s->h);
     s->loop = block_graph_get_loop(node->graph);
+    c = nbd_connect_one(s, addr, export, errp);
+    if (!c) {
+        ret = -EIO;
+        goto out;
+    }
     s->base_allocation =
-        nbd_can_meta_context(s->h, LIBNBD_CONTEXT_BASE_ALLOCATION) > 0;
-    s->can_flush = nbd_can_flush(s->h) > 0;
-    s->can_fua = nbd_can_fua(s->h) > 0;
-    s->can_trim = nbd_can_trim(s->h) > 0;
-    s->can_zero = nbd_can_zero(s->h) > 0;
-    s->can_fast_zero = nbd_can_fast_zero(s->h) > 0;
-    v = nbd_get_block_size(s->h, LIBNBD_SIZE_MINIMUM);
+        nbd_can_meta_context(c->h, LIBNBD_CONTEXT_BASE_ALLOCATION) > 0;
+    s->can_flush = nbd_can_flush(c->h) > 0;
+    s->can_fua = nbd_can_fua(c->h) > 0;
+    s->can_trim = nbd_can_trim(c->h) > 0;
+    s->can_zero = nbd_can_zero(c->h) > 0;
+    s->can_fast_zero = nbd_can_fast_zero(c->h) > 0;
+    v = nbd_get_block_size(c->h, LIBNBD_SIZE_MINIMUM);
     s->min_block = v > 0 && v <= 65536 ? (uint32_t)v : 1;
-    v = nbd_get_block_size(s->h, LIBNBD_SIZE_MAXIMUM);
+    v = nbd_get_block_size(c->h, LIBNBD_SIZE_MAXIMUM);
     s->max_block = v > 0 && v < NBD_CLIENT_MAX_REQUEST ?
                    (uint32_t)v : NBD_CLIENT_MAX_REQUEST;
 
-    if (nbd_is_read_only(s->h) > 0 && !node->read_only) {
+    if (nbd_is_read_only(c->h) > 0 && !node->read_only) {
         if (node->auto_read_only) {
             node->read_only = true;
         } else {
             error_setg_errno(errp, EACCES, "Could not open image");
             ret = -EACCES;
             goto fail;
+        }
+    }
+    /* More connections only where the server says they are coherent. */
+    if (want_conns > 1 && nbd_can_multi_conn(c->h) > 0) {
+        while ((uint64_t)s->nconns < want_conns) {
+            if (!nbd_connect_one(s, addr, export, errp)) {
+                ret = -EIO;
+                goto fail;
+            }
         }
     }
     node->supported_write_flags = s->can_fua ? BLOCK_REQ_FUA : 0;
@@ -263,13 +342,14 @@ static int nbd_open_co(BlockNode *node, json_object *opts, unsigned flags,
             addr->host, addr->port, addr->path,
             have_export ? export : NULL);
     }
-    nbd_watch(s);
+    for (int i = 0; i < s->nconns; i++) {
+        nbd_watch(&s->conns[i]);
+    }
     g_free(export);
     return 0;
 
 fail:
-    nbd_close(s->h);
-    s->h = NULL;
+    nbd_disconnect_all(s);
 out:
     g_free(export);
     return ret;
@@ -277,17 +357,7 @@ out:
 
 static void nbd_close_co(BlockNode *node)
 {
-    NbdClientState *s = node->opaque;
-
-    if (!s->h) {
-        return;
-    }
-    if (s->watching) {
-        qx_loop_set_fd_handler(s->loop, s->fd, NULL, NULL, NULL);
-    }
-    nbd_shutdown(s->h, 0);
-    nbd_close(s->h);
-    s->h = NULL;
+    nbd_disconnect_all(node->opaque);
 }
 
 static void nbd_refresh_limits(BlockNode *node, BlockLimits *limits)
@@ -309,11 +379,13 @@ static int nbd_preadv_co(BlockNode *node, int64_t offset, int64_t bytes,
     void *buf;
     int ret;
 
-    if (!nbd_usable(s)) {
+    NbdConn *c = nbd_pick(s);
+
+    if (!c) {
         return -EIO;
     }
     buf = g_malloc(bytes);
-    ret = nbd_wait_co(s, nbd_aio_pread(s->h, buf, bytes, offset,
+    ret = nbd_wait_co(c, nbd_aio_pread(c->h, buf, bytes, offset,
                                        completion(&req), 0), &req);
     if (ret == 0) {
         block_iov_from_buf(qiov, qiov_offset, buf, bytes);
@@ -332,12 +404,14 @@ static int nbd_pwritev_co(BlockNode *node, int64_t offset, int64_t bytes,
     void *buf;
     int ret;
 
-    if (!nbd_usable(s)) {
+    NbdConn *c = nbd_pick(s);
+
+    if (!c) {
         return -EIO;
     }
     buf = g_malloc(bytes);
     block_iov_to_buf(qiov, qiov_offset, buf, bytes);
-    ret = nbd_wait_co(s, nbd_aio_pwrite(s->h, buf, bytes, offset,
+    ret = nbd_wait_co(c, nbd_aio_pwrite(c->h, buf, bytes, offset,
                                         completion(&req), nflags), &req);
     g_free(buf);
     return ret;
@@ -348,12 +422,14 @@ static int nbd_pwrite_zeroes_co(BlockNode *node, int64_t offset,
 {
     NbdClientState *s = node->opaque;
     NbdClientReq req = { 0 };
+    NbdConn *c;
     uint32_t nflags = 0;
 
     if (!s->can_zero) {
         return -ENOTSUP;
     }
-    if (!nbd_usable(s)) {
+    c = nbd_pick(s);
+    if (!c) {
         return -EIO;
     }
     if (!(flags & BLOCK_REQ_MAY_UNMAP)) {
@@ -368,7 +444,7 @@ static int nbd_pwrite_zeroes_co(BlockNode *node, int64_t offset,
         }
         nflags |= LIBNBD_CMD_FLAG_FAST_ZERO;
     }
-    return nbd_wait_co(s, nbd_aio_zero(s->h, bytes, offset, completion(&req),
+    return nbd_wait_co(c, nbd_aio_zero(c->h, bytes, offset, completion(&req),
                                        nflags), &req);
 }
 
@@ -376,14 +452,16 @@ static int nbd_pdiscard_co(BlockNode *node, int64_t offset, int64_t bytes)
 {
     NbdClientState *s = node->opaque;
     NbdClientReq req = { 0 };
+    NbdConn *c;
 
     if (!s->can_trim) {
         return -ENOTSUP;
     }
-    if (!nbd_usable(s)) {
+    c = nbd_pick(s);
+    if (!c) {
         return -EIO;
     }
-    return nbd_wait_co(s, nbd_aio_trim(s->h, bytes, offset, completion(&req),
+    return nbd_wait_co(c, nbd_aio_trim(c->h, bytes, offset, completion(&req),
                                        0), &req);
 }
 
@@ -391,14 +469,16 @@ static int nbd_flush_co(BlockNode *node)
 {
     NbdClientState *s = node->opaque;
     NbdClientReq req = { 0 };
+    NbdConn *c;
 
     if (!s->can_flush) {
         return 0;
     }
-    if (!nbd_usable(s)) {
+    c = nbd_pick(s);
+    if (!c) {
         return -EIO;
     }
-    return nbd_wait_co(s, nbd_aio_flush(s->h, completion(&req), 0), &req);
+    return nbd_wait_co(c, nbd_aio_flush(c->h, completion(&req), 0), &req);
 }
 
 static int nbd_extent_cb(void *user_data, const char *metacontext,
@@ -422,6 +502,7 @@ static int nbd_block_status_co(BlockNode *node, bool want_zero,
 {
     NbdClientState *s = node->opaque;
     NbdClientReq req = { 0 };
+    NbdConn *c;
     nbd_extent_callback extent = { .callback = nbd_extent_cb,
                                    .user_data = &req };
     int ret;
@@ -432,11 +513,12 @@ static int nbd_block_status_co(BlockNode *node, bool want_zero,
         *pnum = bytes;
         return BLOCK_STATUS_DATA | BLOCK_STATUS_OFFSET_VALID;
     }
-    if (!nbd_usable(s)) {
+    c = nbd_pick(s);
+    if (!c) {
         return -EIO;
     }
     bytes = MIN(bytes, (int64_t)UINT32_MAX - s->min_block + 1);
-    ret = nbd_wait_co(s, nbd_aio_block_status(s->h, bytes, offset, extent,
+    ret = nbd_wait_co(c, nbd_aio_block_status(c->h, bytes, offset, extent,
                                               completion(&req),
                                               LIBNBD_CMD_FLAG_REQ_ONE),
                       &req);
@@ -457,7 +539,7 @@ static int nbd_block_status_co(BlockNode *node, bool want_zero,
 static int64_t nbd_getlength_co(BlockNode *node)
 {
     NbdClientState *s = node->opaque;
-    int64_t size = nbd_get_size(s->h);
+    int64_t size = nbd_get_size(s->conns[0].h);
 
     return size < 0 ? -EIO : size;
 }

@@ -349,6 +349,72 @@ static void test_server_dies(void)
     server_stop(&srv);
 }
 
+/* x-multi-conn: several connections, coherent data, bounds refused. */
+static void test_multi_conn(void)
+{
+    static const char *const args[] = { "memory", "size=4M", NULL };
+    enum { N = 64, LEN = 65536 };
+    Server srv = { 0 };
+    BlockGraph *g;
+    BlockBackend *blk;
+    Inflight f = { 0 };
+    BlockIOVec qiov[N];
+    uint8_t *pattern = g_malloc(N * LEN), *back = g_malloc0(N * LEN);
+    Error *err = NULL;
+    json_object *opts;
+
+    if (!server_start(&srv, args)) {
+        g_test_skip("nbdkit is not installed");
+        return;
+    }
+    g = new_graph();
+    for (int bad = 0; bad <= 17; bad += 17) {
+        opts = json_object_new_object();
+        json_object_object_add(opts, "driver", json_object_new_string("raw"));
+        json_object_object_add(opts, "file.x-multi-conn",
+                               json_object_new_int(bad));
+        g_assert_null(blk_new_open(g, srv.uri, opts, 0, &err));
+        g_assert_cmpstr(error_get_pretty(err), ==,
+                        "x-multi-conn must be between 1 and 16");
+        error_free_or_null(&err);
+    }
+    opts = json_object_new_object();
+    json_object_object_add(opts, "driver", json_object_new_string("raw"));
+    json_object_object_add(opts, "file.x-multi-conn", json_object_new_int(4));
+    blk = blk_new_open(g, srv.uri, opts, BLOCK_OPEN_RDWR, &error_abort);
+    for (int i = 0; i < N * LEN; i++) {
+        pattern[i] = (uint8_t)(i % 251 + i / LEN);
+    }
+    /* Writes spread over the connections, then reads spread again. */
+    for (int i = 0; i < N; i++) {
+        block_iov_init_buf(&qiov[i], pattern + i * LEN, LEN);
+        blk_aio_pwritev(blk, (int64_t)i * LEN, &qiov[i], 0, aio_done, &f);
+    }
+    while (f.done < N) {
+        qx_loop_run_once(qx_loop_current(), true);
+    }
+    g_assert_cmpint(blk_flush(blk), ==, 0);
+    f.done = 0;
+    for (int i = 0; i < N; i++) {
+        block_iov_destroy(&qiov[i]);
+        block_iov_init_buf(&qiov[i], back + i * LEN, LEN);
+        blk_aio_preadv(blk, (int64_t)i * LEN, &qiov[i], 0, aio_done, &f);
+    }
+    while (f.done < N) {
+        qx_loop_run_once(qx_loop_current(), true);
+    }
+    g_assert_cmpint(f.failed, ==, 0);
+    g_assert_cmpmem(back, N * LEN, pattern, N * LEN);
+    for (int i = 0; i < N; i++) {
+        block_iov_destroy(&qiov[i]);
+    }
+    blk_unref(blk);
+    block_graph_free(g);
+    server_stop(&srv);
+    g_free(pattern);
+    g_free(back);
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -359,5 +425,6 @@ int main(int argc, char **argv)
     g_test_add_func("/nbd-client/parallel", test_parallel);
     g_test_add_func("/nbd-client/errors", test_errors);
     g_test_add_func("/nbd-client/server-dies", test_server_dies);
+    g_test_add_func("/nbd-client/multi-conn", test_multi_conn);
     return g_test_run();
 }
