@@ -40,6 +40,16 @@ void block_graph_free(BlockGraph *graph)
     g_free(graph);
 }
 
+void block_graph_set_objects(BlockGraph *graph, struct QxObjects *objs)
+{
+    graph->objects = objs;
+}
+
+struct QxObjects *block_graph_get_objects(const BlockGraph *graph)
+{
+    return graph->objects;
+}
+
 QxLoop *block_graph_get_loop(const BlockGraph *graph)
 {
     return graph->loop;

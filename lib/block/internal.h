@@ -17,6 +17,7 @@ struct BlockGraph {
     GPtrArray *nodes;     /* BlockNode *, creation order, not referenced */
     uint64_t next_auto_name;
     uint64_t next_request_seq; /* orders tracked requests (io.c) */
+    struct QxObjects *objects; /* --object registry, not owned */
 };
 
 /* An in-flight request on a node (io.c). */

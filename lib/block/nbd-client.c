@@ -8,8 +8,16 @@
  * may arrive in any order; libnbd matches them to commands.
  *
  * Options as QEMU 7.2's nbd driver: server.* (inet host/port, unix path,
- * fd), export; tls-creds, x-dirty-bitmap, reconnect-delay and
- * open-timeout are refused by name unless left at their defaults.  Our
+ * fd), export, tls-creds (an --object tls-creds-x509 or tls-creds-psk
+ * with endpoint=client, found through the graph's object registry) and
+ * tls-hostname; x-dirty-bitmap, reconnect-delay and open-timeout are
+ * refused by name unless left at their defaults.
+ *
+ * TLS is libnbd's.  Over TCP libnbd connects itself so that it checks the
+ * server's certificate against server.host.  Over a Unix socket QEMU
+ * insists on tls-hostname for x509; libnbd 1.14 has no call to set the
+ * name to check, so there the certificate chain is verified but the name
+ * in it is not.  Our
  * own x-multi-conn=N (default 1, at most 16) opens N connections when the
  * server advertises multi-conn (its flush then covers all of them), and
  * spreads requests over them, fewest in flight first.
@@ -21,6 +29,7 @@
 
 #include "internal.h"
 #include "nbd-client.h"
+#include "qx/util/object-opts.h"
 #include "qx/util/opts.h"
 #include "qx/util/sockets.h"
 
@@ -212,29 +221,83 @@ static char *handshake_error(const char *export)
 }
 
 /* Connects one more handle to the server (blocking handshake). */
+/* Makes the handle require TLS with creds (libnbd does the TLS). */
+static bool nbd_setup_tls(struct nbd_handle *h, QxTlsCreds *creds,
+                          Error **errp)
+{
+    const char *dir = qx_tls_creds_get_dir(creds);
+    int ret;
+
+    ret = nbd_set_tls(h, LIBNBD_TLS_REQUIRE);
+    if (ret == 0 && qx_tls_creds_get_type(creds) == QX_TLS_CREDS_PSK) {
+        g_autofree char *file = g_build_filename(dir, "keys.psk", NULL);
+        const char *user = qx_tls_creds_get_username(creds);
+
+        ret = nbd_set_tls_psk_file(h, file);
+        if (ret == 0) {
+            ret = nbd_set_tls_username(h, user ? user : "qemu");
+        }
+    } else if (ret == 0) {
+        ret = nbd_set_tls_certificates(h, dir);
+        if (ret == 0) {
+            ret = nbd_set_tls_verify_peer(h, true);
+        }
+    }
+    if (ret < 0) {
+        error_setg(errp, "Cannot set up TLS for NBD: %s", nbd_get_error());
+        return false;
+    }
+    return true;
+}
+
 static NbdConn *nbd_connect_one(NbdClientState *s, const QxSocketAddress *addr,
-                                const char *export, Error **errp)
+                                const char *export, QxTlsCreds *creds,
+                                Error **errp)
 {
     NbdConn *c = &s->conns[s->nconns];
-    int fd = qx_socket_connect(addr, errp);
+    bool libnbd_connects = creds && addr->type == QX_SOCKET_ADDRESS_INET;
+    int fd = -1;
 
-    if (fd < 0) {
-        return NULL;
+    if (!libnbd_connects) {
+        fd = qx_socket_connect(addr, errp);
+        if (fd < 0) {
+            return NULL;
+        }
     }
     c->h = nbd_create();
     if (!c->h) {
-        close(fd);
+        if (fd >= 0) {
+            close(fd);
+        }
         error_setg(errp, "Failed to create an NBD handle: %s",
                    nbd_get_error());
         return NULL;
     }
     nbd_set_export_name(c->h, export ? export : "");
     nbd_add_meta_context(c->h, LIBNBD_CONTEXT_BASE_ALLOCATION);
-    /* nbd_connect_socket takes the fd and blocks for the handshake. */
-    if (nbd_connect_socket(c->h, fd) < 0) {
-        g_autofree char *msg = handshake_error(export);
+    if (creds && !nbd_setup_tls(c->h, creds, errp)) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        nbd_close(c->h);
+        c->h = NULL;
+        return NULL;
+    }
+    /* Both block for the connection and the handshake. */
+    if (libnbd_connects ? nbd_connect_tcp(c->h, addr->host, addr->port) < 0
+                        : nbd_connect_socket(c->h, fd) < 0) {
+        int err = nbd_get_errno();
 
-        error_setg(errp, "%s", msg);
+        if (libnbd_connects && nbd_aio_is_created(c->h) > 0 &&
+            (err == ECONNREFUSED || err == EHOSTUNREACH ||
+             err == ENETUNREACH || err == ETIMEDOUT)) {
+            error_setg_errno(errp, err, "Failed to connect to '%s:%s'",
+                             addr->host, addr->port);
+        } else {
+            g_autofree char *msg = handshake_error(export);
+
+            error_setg(errp, "%s", msg);
+        }
         nbd_close(c->h);
         c->h = NULL;
         return NULL;
@@ -269,6 +332,9 @@ static int nbd_open_co(BlockNode *node, json_object *opts, unsigned flags,
     char *export = NULL;
     bool have_export = false;
     uint64_t want_conns = 1;
+    g_autofree char *tls_id = NULL;
+    g_autofree char *tls_hostname = NULL;
+    QxTlsCreds *creds = NULL;
     NbdConn *c;
     int ret = -EINVAL;
     int64_t v;
@@ -280,9 +346,9 @@ static int nbd_open_co(BlockNode *node, json_object *opts, unsigned flags,
         return -EINVAL;
     }
     qx_opts_take_flat_str(opts, "export", &export, &have_export, NULL);
-    if (!refuse_option(opts, "tls-creds", errp) ||
-        !refuse_option(opts, "tls-hostname", errp) ||
-        !refuse_option(opts, "x-dirty-bitmap", errp) ||
+    qx_opts_take_flat_str(opts, "tls-creds", &tls_id, NULL, NULL);
+    qx_opts_take_flat_str(opts, "tls-hostname", &tls_hostname, NULL, NULL);
+    if (!refuse_option(opts, "x-dirty-bitmap", errp) ||
         !refuse_option(opts, "reconnect-delay", errp) ||
         !refuse_option(opts, "open-timeout", errp) ||
         !qx_opts_take_flat_number(opts, "x-multi-conn", &want_conns, NULL,
@@ -294,8 +360,30 @@ static int nbd_open_co(BlockNode *node, json_object *opts, unsigned flags,
                    NBD_CLIENT_MAX_CONNS);
         goto out;
     }
+    if (tls_id) {
+        QxObjects *objs = block_graph_get_objects(node->graph);
+
+        if (!objs) {
+            error_setg(errp, "No TLS credentials with id '%s'", tls_id);
+            goto out;
+        }
+        creds = qx_objects_get_tls_creds(objs, tls_id, errp);
+        if (!creds) {
+            goto out;
+        }
+        if (qx_tls_creds_is_server(creds)) {
+            error_setg(errp, "Expecting TLS credentials with a client "
+                       "endpoint");
+            goto out;
+        }
+        if (qx_tls_creds_get_type(creds) == QX_TLS_CREDS_X509 &&
+            addr->type != QX_SOCKET_ADDRESS_INET && !tls_hostname) {
+            error_setg(errp, "No hostname for certificate validation");
+            goto out;
+        }
+    }
     s->loop = block_graph_get_loop(node->graph);
-    c = nbd_connect_one(s, addr, export, errp);
+    c = nbd_connect_one(s, addr, export, creds, errp);
     if (!c) {
         ret = -EIO;
         goto out;
@@ -325,7 +413,7 @@ static int nbd_open_co(BlockNode *node, json_object *opts, unsigned flags,
     /* More connections only where the server says they are coherent. */
     if (want_conns > 1 && nbd_can_multi_conn(c->h) > 0) {
         while ((uint64_t)s->nconns < want_conns) {
-            if (!nbd_connect_one(s, addr, export, errp)) {
+            if (!nbd_connect_one(s, addr, export, creds, errp)) {
                 ret = -EIO;
                 goto fail;
             }

@@ -126,9 +126,9 @@ def test_unsupported_option_is_named(qx, qemu_nbd_export):
     sock = qemu_nbd_export["sock"]
     res = qx.run("qemu-img", "info", "--image-opts",
                  f"driver=nbd,server.type=unix,server.path={sock},"
-                 "export=exp,tls-creds=tls0")
+                 "export=exp,x-dirty-bitmap=qemu:dirty-bitmap:b")
     assert res.returncode == 1
-    assert "NBD option 'tls-creds' is not supported yet" in res.stderr
+    assert "NBD option 'x-dirty-bitmap' is not supported yet" in res.stderr
     res = qx.run("qemu-img", "info", "--image-opts",
                  f"driver=nbd,server.type=unix,server.path={sock},"
                  "export=exp,x-foo=1")
@@ -147,3 +147,162 @@ def test_nbdkit_sparse_random(qx, ref, tmp_dir, servers):
     assert ours.returncode == theirs.returncode == 0, ours
     assert ours.stdout == theirs.stdout
 
+
+
+def certtool(*args, cwd):
+    res = run(["certtool", *args], cwd=cwd)
+    assert res.returncode == 0, res
+    return res
+
+
+def make_x509(base, cn="localhost", ip="127.0.0.1"):
+    """A CA, a server and a client certificate laid out as QEMU's
+    tls-creds-x509 directories: base/server and base/client."""
+    base.mkdir(exist_ok=True)
+    (base / "ca.info").write_text("cn = QX test CA\nca\ncert_signing_key\n")
+    (base / "server.info").write_text(
+        f"organization = QX\ncn = {cn}\ndns_name = {cn}\n"
+        + (f"ip_address = {ip}\n" if ip else "") +
+        "tls_www_server\nencryption_key\nsigning_key\n")
+    (base / "client.info").write_text(
+        "organization = QX\ncn = client\ntls_www_client\nencryption_key\n"
+        "signing_key\n")
+    for key in ("ca-key.pem", "server-key.pem", "client-key.pem"):
+        res = certtool("--generate-privkey", cwd=base)
+        (base / key).write_text(res.stdout)
+    certtool("--generate-self-signed", "--load-privkey", "ca-key.pem",
+             "--template", "ca.info", "--outfile", "ca-cert.pem", cwd=base)
+    for who in ("server", "client"):
+        certtool("--generate-certificate", "--load-privkey",
+                 f"{who}-key.pem", "--load-ca-certificate", "ca-cert.pem",
+                 "--load-ca-privkey", "ca-key.pem", "--template",
+                 f"{who}.info", "--outfile", f"{who}-cert.pem", cwd=base)
+        d = base / who
+        d.mkdir(exist_ok=True)
+        for name in ("ca-cert.pem", f"{who}-cert.pem", f"{who}-key.pem"):
+            (d / name).write_bytes((base / name).read_bytes())
+    return base / "server", base / "client"
+
+
+@pytest.fixture
+def tls_export(ref, tmp_dir, servers):
+    """QEMU's qemu-nbd serving a raw image over x509 TLS on a socket."""
+    server_dir, client_dir = make_x509(tmp_dir / "pki")
+    img = tmp_dir / "t.raw"
+    img.write_bytes(b"\x5a" * 65536 + b"\0" * (1 << 20))
+    sock = tmp_dir / "tls.sock"
+    servers.append(Server([ref.path("qemu-nbd"), "-t", "-r", "-f", "raw",
+                           "-k", sock, "--object",
+                           f"tls-creds-x509,id=tls0,dir={server_dir},"
+                           "endpoint=server", "--tls-creds", "tls0", img],
+                          sock=str(sock)))
+    return {"sock": sock, "client_dir": client_dir, "pki": tmp_dir / "pki"}
+
+
+def tls_info_args(sock, client_dir, output="json"):
+    return ["info", f"--output={output}", "--object",
+            f"tls-creds-x509,id=tls0,dir={client_dir},endpoint=client",
+            "--image-opts",
+            f"driver=nbd,server.type=unix,server.path={sock},tls-creds=tls0,"
+            "tls-hostname=localhost"]
+
+
+def test_tls_x509_matches_qemu(qx, ref, tls_export):
+    args = tls_info_args(tls_export["sock"], tls_export["client_dir"])
+    ours, theirs = both(qx, ref, *args)
+    assert theirs.returncode == 0, theirs
+    assert ours.returncode == 0, ours
+    assert ours.stdout == theirs.stdout
+
+
+def test_tls_required_by_server(qx, ref, tls_export):
+    """Without TLS the server refuses us, as it refuses QEMU."""
+    target = f"nbd+unix://?socket={tls_export['sock']}"
+    ours, theirs = both(qx, ref, "info", target)
+    assert theirs.returncode == 1
+    assert ours.returncode == 1
+    assert ours.stderr.startswith("qemu-img: Could not open")
+
+
+def test_tls_wrong_ca_refused(qx, tls_export, tmp_dir):
+    """A client whose CA did not sign the server's certificate fails."""
+    _, other_client = make_x509(tmp_dir / "other-pki")
+    res = qx.run("qemu-img", *tls_info_args(tls_export["sock"], other_client))
+    assert res.returncode == 1
+    assert "Could not open" in res.stderr
+
+
+def test_tls_creds_errors(qx, ref, tls_export):
+    sock, client_dir = tls_export["sock"], tls_export["client_dir"]
+    # Unknown id, server-endpoint credentials used by a client, and x509
+    # over a Unix socket without tls-hostname.
+    for obj, want in [
+        (None, "No TLS credentials with id 'tls0'"),
+        (f"tls-creds-x509,id=tls0,dir={client_dir},endpoint=server",
+         None),
+        (f"tls-creds-x509,id=tls0,dir={client_dir},endpoint=client",
+         "No hostname for certificate validation"),
+    ]:
+        args = ["info"]
+        if obj:
+            args += ["--object", obj]
+        args += ["--image-opts",
+                 f"driver=nbd,server.type=unix,server.path={sock},"
+                 "tls-creds=tls0"]
+        ours, theirs = both(qx, ref, *args)
+        assert ours.returncode == theirs.returncode == 1
+        if want:
+            assert want in ours.stderr
+        assert ours.stderr == theirs.stderr
+
+
+def test_tls_psk(qx, ref, tmp_dir, servers):
+    """PSK: QEMU's server, our client (and QEMU's client for reference)."""
+    keys = tmp_dir / "psk"
+    keys.mkdir()
+    (keys / "keys.psk").write_text(
+        "qemu:" + "0123456789abcdef0123456789abcdef" + "\n")
+    img = tmp_dir / "p.raw"
+    img.write_bytes(b"\x33" * 4096)
+    sock = tmp_dir / "psk.sock"
+    servers.append(Server([ref.path("qemu-nbd"), "-t", "-r", "-f", "raw",
+                           "-k", sock, "--object",
+                           f"tls-creds-psk,id=tls0,dir={keys},"
+                           "endpoint=server", "--tls-creds", "tls0", img],
+                          sock=str(sock)))
+    args = ["info", "--output=json", "--object",
+            f"tls-creds-psk,id=tls0,dir={keys},endpoint=client",
+            "--image-opts",
+            f"driver=nbd,server.type=unix,server.path={sock},tls-creds=tls0"]
+    ours, theirs = both(qx, ref, *args)
+    assert theirs.returncode == 0, theirs
+    assert ours.returncode == 0, ours
+    assert ours.stdout == theirs.stdout
+
+
+@pytest.mark.parametrize("cert_name,host,ok", [
+    ("localhost", "localhost", True),
+    ("otherhost", "127.0.0.1", False),
+])
+def test_tls_x509_over_tcp(qx, ref, tmp_dir, servers, cert_name, host, ok):
+    """Over TCP the server's certificate must name server.host."""
+    server_dir, client_dir = make_x509(
+        tmp_dir / "pki", cn=cert_name,
+        ip="127.0.0.1" if cert_name == "localhost" else None)
+    img = tmp_dir / "tcp.raw"
+    img.write_bytes(b"\x77" * 8192)
+    port = free_port()
+    servers.append(Server([ref.path("qemu-nbd"), "-t", "-r", "-f", "raw",
+                           "-b", "127.0.0.1", "-p", str(port), "--object",
+                           f"tls-creds-x509,id=tls0,dir={server_dir},"
+                           "endpoint=server", "--tls-creds", "tls0", img],
+                          port=port))
+    args = ["info", "--output=json", "--object",
+            f"tls-creds-x509,id=tls0,dir={client_dir},endpoint=client",
+            "--image-opts",
+            f"driver=nbd,server.type=inet,server.host={host},"
+            f"server.port={port},tls-creds=tls0"]
+    ours, theirs = both(qx, ref, *args)
+    assert theirs.returncode == (0 if ok else 1), theirs
+    assert ours.returncode == theirs.returncode, ours
+    assert ours.stdout == theirs.stdout

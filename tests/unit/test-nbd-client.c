@@ -315,11 +315,11 @@ static void test_errors(void)
                                json_object_new_string("unix"));
         json_object_object_add(opts, "server.path",
                                json_object_new_string("/nonexistent"));
-        json_object_object_add(opts, "tls-creds",
-                               json_object_new_string("tls0"));
+        json_object_object_add(opts, "reconnect-delay",
+                               json_object_new_string("5"));
         g_assert_null(blk_new_open(g, NULL, opts, 0, &err));
         g_assert_cmpstr(error_get_pretty(err), ==,
-                        "NBD option 'tls-creds' is not supported yet");
+                        "NBD option 'reconnect-delay' is not supported yet");
         error_free_or_null(&err);
     }
     block_graph_free(g);

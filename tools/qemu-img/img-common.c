@@ -10,6 +10,7 @@
 
 #include "img-common.h"
 #include "qx/util/cutils.h"
+#include "qx/util/object-opts.h"
 #include "qx/util/opts.h"
 
 void img_error_exit(const char *fmt, ...)
@@ -156,4 +157,19 @@ BlockBackend *img_open(ImgContext *ctx, bool image_opts, const char *filename,
     }
     return open_or_report(ctx, filename, filename, opts, flags,
                           mode.writethrough);
+}
+
+void img_add_object(ImgContext *ctx, const char *arg)
+{
+    Error *err = NULL;
+    bool help = false;
+
+    if (!qx_objects_add(ctx->objects, arg, &help, &err)) {
+        error_report_err(err);
+        exit(1);
+    }
+    if (help) {
+        printf("%s", qx_objects_help());
+        exit(0);
+    }
 }

@@ -15,7 +15,14 @@
 typedef struct ImgContext {
     QxLoop *loop;
     BlockGraph *graph;
+    struct QxObjects *objects; /* --object registry, shared with graph */
 } ImgContext;
+
+/*
+ * --object: creates the object (exit 1 with QEMU's message on error);
+ * "--object help" lists the types and exits 0.
+ */
+void img_add_object(ImgContext *ctx, const char *arg);
 
 /*
  * A command: argv[0] is the command name; getopt state is reset before
@@ -62,6 +69,7 @@ int64_t img_cvtnum_size(const char *str);
 bool img_accumulate_options(char **options, const char *optarg);
 
 /* Commands (one file each). */
+int img_check(ImgContext *ctx, int argc, char **argv);
 int img_create(ImgContext *ctx, int argc, char **argv);
 int img_info(ImgContext *ctx, int argc, char **argv);
 

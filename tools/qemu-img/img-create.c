@@ -108,8 +108,8 @@ int img_create(ImgContext *ctx, int argc, char **argv)
             p.no_backing_open = true;
             break;
         case OPTION_OBJECT:
-            error_report("--object is not supported yet");
-            return 1;
+            img_add_object(ctx, optarg);
+            break;
         }
     }
 

@@ -129,8 +129,8 @@ int img_info(ImgContext *ctx, int argc, char **argv)
             chain = true;
             break;
         case OPTION_OBJECT:
-            error_report("--object is not supported yet");
-            return 1;
+            img_add_object(ctx, optarg);
+            break;
         case OPTION_IMAGE_OPTS:
             image_opts = true;
             break;

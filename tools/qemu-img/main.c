@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "img-common.h"
+#include "qx/util/object-opts.h"
 #include "qx/util/version.h"
 
 /*
@@ -15,6 +16,13 @@
  * one file and one line here.
  */
 static const ImgCommand img_commands[] = {
+    {
+        .name = "check",
+        .func = img_check,
+        .syntax = "[--object objectdef] [--image-opts] [-q] [-f fmt] "
+                  "[--output=ofmt] [-r [leaks | all]] [-T src_cache] [-U] "
+                  "filename",
+    },
     {
         .name = "create",
         .func = img_create,
@@ -181,6 +189,10 @@ int main(int argc, char **argv)
         if (ctx.loop) {
             ctx.graph = block_graph_new(ctx.loop, &err);
         }
+        ctx.objects = qx_objects_new();
+        if (ctx.graph) {
+            block_graph_set_objects(ctx.graph, ctx.objects);
+        }
         if (!ctx.graph) {
             error_report_err(err);
             return 1;
@@ -191,6 +203,7 @@ int main(int argc, char **argv)
         optind = 0;
         ret = img_commands[i].func(&ctx, argc, argv);
         block_graph_free(ctx.graph);
+        qx_objects_free(ctx.objects);
         qx_loop_free(ctx.loop);
         fflush(stdout);
         return ret;

@@ -78,6 +78,12 @@ enum {
      * warning (tools that will not write, e.g. qemu-img info, pass it).
      */
     BLOCK_OPEN_QUIET = 1u << 6,
+    /*
+     * Opened for qemu-img check: format drivers open images they would
+     * otherwise refuse (dirty lazy refcounts, corrupt bit, a bad snapshot
+     * table) without repairing anything, so the checker can report and fix.
+     */
+    BLOCK_OPEN_CHECK = 1u << 7,
 };
 
 /*
@@ -164,6 +170,13 @@ BlockGraph *block_graph_new(QxLoop *loop, Error **errp);
 /* Frees the graph; all nodes must have been released first. */
 void block_graph_free(BlockGraph *graph);
 QxLoop *block_graph_get_loop(const BlockGraph *graph);
+/*
+ * The --object registry drivers look TLS credentials up in (nbd's
+ * tls-creds); NULL (the default) means no objects.  Not owned.
+ */
+struct QxObjects;
+void block_graph_set_objects(BlockGraph *graph, struct QxObjects *objs);
+struct QxObjects *block_graph_get_objects(const BlockGraph *graph);
 /* Node with that node-name, or NULL. */
 BlockNode *block_graph_find_node(const BlockGraph *graph, const char *name);
 /* Calls fn for every node, in creation order; stops if fn returns false. */

@@ -31,6 +31,8 @@
 #include "qx/util/aio.h"
 #include "qx/util/coroutine.h"
 
+struct BlockCheckResult; /* check.h */
+
 /* ---- Child edges ------------------------------------------------------ */
 
 /* What a child is for a parent; drives permissions and filename logic. */
@@ -271,11 +273,14 @@ struct BlockDriver {
                     Error **errp);
 
     /*
-     * Consistency check for qemu-img check; results in *result (see
-     * block_check_result in a later header).  NULL: "This image format
-     * does not support checks".
+     * Consistency check for qemu-img check (check.h): the core has zeroed
+     * the counters of *res; fix is a set of BLOCK_FIX_* bits (the node is
+     * writable when it is not 0).  Returns 0 when the check completed
+     * (findings in *res, reported with block_check_report()), else -errno.
+     * NULL: "This image format does not support checks".
      */
-    int (*check_co)(BlockNode *node, void *result, int fix);
+    int (*check_co)(BlockNode *node, struct BlockCheckResult *res,
+                    unsigned fix, Error **errp);
 
     /* Request flags the driver handles itself (others are emulated). */
     unsigned supported_write_flags;
