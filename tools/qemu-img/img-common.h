@@ -68,9 +68,47 @@ int64_t img_cvtnum_size(const char *str);
  */
 bool img_accumulate_options(char **options, const char *optarg);
 
+/*
+ * Progress line for -p (img-progress.c), QEMU's rules: print(delta, 0)
+ * sets the absolute percentage, print(delta, max) adds delta% of max%;
+ * the line is reprinted when it moved by more than min_skip, or reaches
+ * 0 or 100.  Disabled, SIGUSR1 prints it once on stderr.
+ */
+typedef struct ImgProgress {
+    bool enabled;
+    float current;
+    float last_print;
+    float min_skip;
+} ImgProgress;
+
+void img_progress_init(ImgProgress *p, bool enabled, float min_skip);
+void img_progress_print(ImgProgress *p, float delta, int max);
+void img_progress_end(ImgProgress *p);
+
+/*
+ * "-o help" (img-convert.c): true if the -o text asks for help; QEMU's
+ * print_block_option_help for fmt (filename NULL: format options only,
+ * with the protocol hint).  Returns the exit status.
+ */
+bool img_options_ask_help(const char *options);
+int img_print_create_option_help(const char *filename, const char *fmt);
+/*
+ * "-l snapshot" (convert, measure): no format here can load an internal
+ * snapshot read-only; prints QEMU's message for formats without
+ * snapshots and a clear "not supported" for qcow2.
+ */
+void img_report_snapshot_load(BlockNode *node);
+
 /* Commands (one file each). */
 int img_check(ImgContext *ctx, int argc, char **argv);
 int img_create(ImgContext *ctx, int argc, char **argv);
 int img_info(ImgContext *ctx, int argc, char **argv);
+int img_convert(ImgContext *ctx, int argc, char **argv);
+int img_compare(ImgContext *ctx, int argc, char **argv);
+int img_map(ImgContext *ctx, int argc, char **argv);
+int img_measure(ImgContext *ctx, int argc, char **argv);
+int img_resize(ImgContext *ctx, int argc, char **argv);
+int img_dd(ImgContext *ctx, int argc, char **argv);
+int img_bench(ImgContext *ctx, int argc, char **argv);
 
 #endif

@@ -17,11 +17,47 @@
  */
 static const ImgCommand img_commands[] = {
     {
+        .name = "bench",
+        .func = img_bench,
+        .syntax = "[-c count] [-d depth] [-f fmt] "
+                  "[--flush-interval=flush_interval] [-i aio] [-n] "
+                  "[--no-drain] [-o offset] [--pattern=pattern] [-q] "
+                  "[-s buffer_size] [-S step_size] [-t cache] [-w] [-U] "
+                  "filename",
+    },
+    {
         .name = "check",
         .func = img_check,
         .syntax = "[--object objectdef] [--image-opts] [-q] [-f fmt] "
                   "[--output=ofmt] [-r [leaks | all]] [-T src_cache] [-U] "
                   "filename",
+    },
+    {
+        .name = "compare",
+        .func = img_compare,
+        .syntax = "[--object objectdef] [--image-opts] [-f fmt] [-F fmt] "
+                  "[-T src_cache] [-p] [-q] [-s] [-U] filename1 filename2",
+        /* Its "Parameters to" block is printed with dd's (QEMU's order). */
+    },
+    {
+        .name = "convert",
+        .func = img_convert,
+        .syntax = "[--object objectdef] [--image-opts] [--target-image-opts] "
+                  "[--target-is-zero] [--bitmaps] [-U] [-C] [-c] [-p] [-q] "
+                  "[-n] [-f fmt] [-t cache] [-T src_cache] [-O output_fmt] "
+                  "[-B backing_file [-F backing_fmt]] [-o options] "
+                  "[-l snapshot_param] [-S sparse_size] [-r rate_limit] "
+                  "[-m num_coroutines] [-W] [--salvage] filename "
+                  "[filename2 [...]] output_filename",
+        .params_help =
+            "Parameters to convert subcommand:\n"
+            "  '--bitmaps' copies all top-level persistent bitmaps to "
+            "destination\n"
+            "  '-m' specifies how many coroutines work in parallel during "
+            "the convert\n"
+            "       process (defaults to 8)\n"
+            "  '-W' allow to write to the target out of order rather than "
+            "sequential\n",
     },
     {
         .name = "create",
@@ -30,10 +66,53 @@ static const ImgCommand img_commands[] = {
                   "[-F backing_fmt]] [-u] [-o options] filename [size]",
     },
     {
+        .name = "dd",
+        .func = img_dd,
+        .syntax = "[--image-opts] [-U] [-f fmt] [-O output_fmt] "
+                  "[bs=block_size] [count=blocks] [skip=blocks] if=input "
+                  "of=output",
+        /* compare's block first: QEMU prints them in this order. */
+        .params_help =
+            "Parameters to compare subcommand:\n"
+            "  '-f' first image format\n"
+            "  '-F' second image format\n"
+            "  '-s' run in Strict mode - fail on different image size or "
+            "sector allocation\n"
+            "\n"
+            "Parameters to dd subcommand:\n"
+            "  'bs=BYTES' read and write up to BYTES bytes at a time "
+            "(default: 512)\n"
+            "  'count=N' copy only N input blocks\n"
+            "  'if=FILE' read from FILE\n"
+            "  'of=FILE' write to FILE\n"
+            "  'skip=N' skip N bs-sized blocks at the start of input\n",
+    },
+    {
         .name = "info",
         .func = img_info,
         .syntax = "[--object objectdef] [--image-opts] [-f fmt] "
                   "[--output=ofmt] [--backing-chain] [-U] filename",
+    },
+    {
+        .name = "map",
+        .func = img_map,
+        .syntax = "[--object objectdef] [--image-opts] [-f fmt] "
+                  "[--start-offset=offset] [--max-length=len] "
+                  "[--output=ofmt] [-U] filename",
+    },
+    {
+        .name = "measure",
+        .func = img_measure,
+        .syntax = "[--output=ofmt] [-O output_fmt] [-o options] [--size N | "
+                  "[--object objectdef] [--image-opts] [-f fmt] "
+                  "[-l snapshot_param] filename]",
+    },
+    {
+        .name = "resize",
+        .func = img_resize,
+        .syntax = "[--object objectdef] [--image-opts] [-f fmt] "
+                  "[--preallocation=prealloc] [-q] [--shrink] filename "
+                  "[+ | -]size",
     },
 };
 
