@@ -9,6 +9,7 @@
 extern const BlockDriver block_driver_file;
 extern const BlockDriver block_driver_host_device;
 extern const BlockDriver block_driver_raw;
+extern const BlockDriver block_driver_qcow2;
 extern const BlockDriver block_driver_null_co;
 extern const BlockDriver block_driver_null_aio;
 extern const BlockDriver block_driver_nbd;
@@ -27,6 +28,7 @@ const BlockDriver *const block_drivers[] = {
     &block_driver_nbd,
     &block_driver_nbd_tcp,
     &block_driver_nbd_unix,
+    &block_driver_qcow2,
     &block_driver_raw,
     NULL,
 };

@@ -12,6 +12,7 @@ import pytest
 BUILD = os.environ.get('QX_BUILD_DIR', 'build')
 DUMP = os.path.join(BUILD, 'tests', 'unit', 'qcow2-layout-dump')
 QEMU_IMG = '/usr/bin/qemu-img'
+OUR_IMG = os.path.join(BUILD, 'tools', 'qemu-img', 'qemu-img')
 
 pytestmark = pytest.mark.skipif(
     not (os.path.exists(DUMP) and os.path.exists(QEMU_IMG)),
@@ -73,10 +74,11 @@ def test_layout_matches_qemu(tmp_path, opts, size):
     opts = opts.replace('BACK', 'back.raw')
     ref = tmp_path / 'ref.qcow2'
     ours = tmp_path / 'ours.qcow2'
-    cmd = [QEMU_IMG, 'create', '-q', '-f', 'qcow2']
+    cmd = [QEMU_IMG, 'create', '-f', 'qcow2']
     if opts:
         cmd += ['-o', opts]
-    subprocess.run(cmd + [str(ref), size], check=True, cwd=tmp_path)
+    ref_out = subprocess.run(cmd + ['ref.qcow2', size], check=True,
+                             cwd=tmp_path, capture_output=True, text=True)
     args = opts.split(',') if opts else []
     subprocess.run([DUMP, str(ours), size] + args, check=True, cwd=tmp_path)
 
@@ -85,6 +87,18 @@ def test_layout_matches_qemu(tmp_path, opts, size):
                          capture_output=True, text=True)
     assert chk.returncode == 0, chk.stdout + chk.stderr
     assert 'No errors were found on the image.' in chk.stdout
+
+    # Our qemu-img create (the qcow2 driver's create_co) writes the same
+    # bytes and prints the same "Formatting" line.
+    if os.path.exists(OUR_IMG):
+        cmd = ['create', '-f', 'qcow2'] + (['-o', opts] if opts else [])
+        mine = subprocess.run([OUR_IMG] + cmd + ['mine.qcow2', size],
+                              cwd=tmp_path, capture_output=True, text=True)
+        assert mine.returncode == 0, mine.stderr
+        assert mine.stdout.replace('mine.qcow2', 'ref.qcow2') == \
+            ref_out.stdout
+        assert same_files(ref, tmp_path / 'mine.qcow2'), \
+            f'{opts} {size}: qemu-img create output differs'
 
 
 def test_layout_rejects_like_qemu(tmp_path):

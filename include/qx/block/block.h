@@ -132,6 +132,9 @@ typedef enum {
                                       * than write a zero buffer */
     BLOCK_REQ_ZERO_WRITE = 1u << 3,  /* internal: this is a zero write */
     BLOCK_REQ_SERIALISING = 1u << 4, /* internal: wait for overlaps */
+    BLOCK_REQ_WRITE_COMPRESSED = 1u << 5, /* write whole clusters
+                                           * compressed (formats that
+                                           * announce it; others ignore) */
 } BlockReqFlags;
 
 /* Bits returned by block_status: */
