@@ -292,15 +292,13 @@ def test_dirty_lazy_refcounts(qx, tmp_dir):
     compare(qx, tmp_dir, img, "--output=json")
 
 
-@pytest.mark.xfail(reason="the qcow2 driver refuses dirty images opened "
-                   "read-write; needs a check-mode open flag", strict=False)
 def test_dirty_lazy_refcounts_repair(qx, tmp_dir):
     compare_all_modes(qx, tmp_dir, dirty_image(tmp_dir))
 
 
 @pytest.mark.xfail(reason="the qcow2 driver validates the snapshot table "
-                   "at open; QEMU's check mode defers that to the check",
-                   strict=False)
+                   "at open even with BLOCK_OPEN_CHECK; QEMU's check mode "
+                   "defers that to the check", strict=True)
 def test_snapshot_table_offset_invalid(qx, tmp_dir):
     img = make(tmp_dir, writes=DATA)
     run([QEMU_IMG, "snapshot", "-c", "s1", img.path])
