@@ -115,6 +115,182 @@ static void test_mmio_fault(void)
     tb_free(b);
 }
 
+/*
+ * Misaligned MMIO accesses, as QEMU 7.2 does them: a load becomes the
+ * two aligned accesses of its size that cover it, a store becomes byte
+ * writes; a piece the device refuses faults with the piece's address.
+ * The device below is like the ACLINT at +0 (4- and 8-byte accesses
+ * only) and takes any access at +0x100.
+ */
+#define SPLIT_DEV 0x2000000ull
+
+typedef struct SplitDev {
+    uint8_t regs[0x200];
+    struct { uint64_t addr; unsigned size; bool write; uint64_t val; } log[8];
+    unsigned nlog;
+} SplitDev;
+
+static bool split_dev_log(SplitDev *d, uint64_t addr, unsigned size,
+                          bool write, uint64_t val)
+{
+    uint64_t off = addr - SPLIT_DEV;
+
+    g_assert_cmpuint(d->nlog, <, G_N_ELEMENTS(d->log));
+    d->log[d->nlog].addr = addr;
+    d->log[d->nlog].size = size;
+    d->log[d->nlog].write = write;
+    d->log[d->nlog].val = val;
+    d->nlog++;
+    g_assert_cmpuint(addr & (size - 1), ==, 0);
+    return off + size <= sizeof(d->regs) &&
+           (off >= 0x100 || size == 4 || size == 8);
+}
+
+static RiscvMmioResult split_dev_read(void *opaque, uint64_t addr,
+                                      unsigned size, uint64_t *val)
+{
+    SplitDev *d = opaque;
+
+    if (!split_dev_log(d, addr, size, false, 0)) {
+        return RISCV_MMIO_ACCESS_FAULT;
+    }
+    *val = 0;
+    memcpy(val, d->regs + (addr - SPLIT_DEV), size);
+    return RISCV_MMIO_OK;
+}
+
+static RiscvMmioResult split_dev_write(void *opaque, uint64_t addr,
+                                       unsigned size, uint64_t val)
+{
+    SplitDev *d = opaque;
+
+    if (!split_dev_log(d, addr, size, true, val)) {
+        return RISCV_MMIO_ACCESS_FAULT;
+    }
+    memcpy(d->regs + (addr - SPLIT_DEV), &val, size);
+    return RISCV_MMIO_OK;
+}
+
+static const RiscvBusOps split_dev_ops = {
+    .mmio_read = split_dev_read,
+    .mmio_write = split_dev_write,
+};
+
+/* Runs the one instruction insn (a1 = SPLIT_DEV + dev_off, a2 = val). */
+static RiscvCpuState split_run(SplitDev *d, uint32_t insn, uint64_t dev_off,
+                               uint64_t val)
+{
+    uint32_t prog[2] = { insn, 0x0000006f };      /* insn ; j . */
+    uint8_t *ram = g_malloc0(0x1000);
+    RiscvBus *bus = riscv_bus_new(&split_dev_ops, d);
+    RiscvCpu *cpu;
+    RiscvCpuState *s, out;
+
+    g_assert_true(riscv_bus_add_ram(bus, TB_RAM_BASE, 0x1000, ram, 0,
+                                    NULL));
+    memcpy(ram, prog, sizeof(prog));
+    cpu = riscv_cpu_new(bus, 0, TB_RAM_BASE);
+    s = riscv_cpu_state(cpu);
+    s->x[11] = SPLIT_DEV + dev_off;
+    s->x[12] = val;
+    s->mtvec = TB_RAM_BASE + 4;
+    d->nlog = 0;
+    riscv_cpu_run(cpu, 3);
+    out = *s;
+    riscv_cpu_free(cpu);
+    riscv_bus_free(bus);
+    g_free(ram);
+    return out;
+}
+
+static void test_mmio_misaligned_split(void)
+{
+    SplitDev *d = g_new0(SplitDev, 1);
+    RiscvCpuState s;
+
+    for (unsigned i = 0; i < sizeof(d->regs); i++) {
+        d->regs[i] = (uint8_t)(0x10 + i);
+    }
+    /* lw a0, 1(a1): words at +0 and +4, bytes 1..4 sign-extended. */
+    s = split_run(d, 0x0015a503, 0, 0);
+    g_assert_cmpuint(s.mcause, ==, 0);
+    g_assert_cmphex(s.x[10], ==, 0x14131211);
+    g_assert_cmpuint(d->nlog, ==, 2);
+    g_assert_cmphex(d->log[0].addr, ==, SPLIT_DEV);
+    g_assert_cmphex(d->log[1].addr, ==, SPLIT_DEV + 4);
+    g_assert_cmpuint(d->log[1].size, ==, 4);
+    /* lwu a0, 6(a1) reading 0x80..: zero-extended. */
+    d->regs[9] = 0x80;
+    s = split_run(d, 0x0065e503, 0, 0);
+    g_assert_cmphex(s.x[10], ==, 0x80181716);
+    /* ld a0, 4(a1): doublewords at +0 and +8. */
+    s = split_run(d, 0x0045b503, 0, 0);
+    g_assert_cmphex(s.x[10], ==, 0x1b1a801817161514ull);
+    g_assert_cmpuint(d->nlog, ==, 2);
+    g_assert_cmpuint(d->log[1].size, ==, 8);
+    /* lh a0, 3(a1): the halfword at +2 is refused: fault at +2. */
+    s = split_run(d, 0x00359503, 0, 0);
+    g_assert_cmpuint(s.mcause, ==, 5);
+    g_assert_cmphex(s.mtval, ==, SPLIT_DEV + 2);
+    g_assert_cmphex(s.mepc, ==, TB_RAM_BASE);
+    g_assert_cmpuint(d->nlog, ==, 1);
+    /* sw a2, 2(a1): the first byte is refused: fault at +2. */
+    s = split_run(d, 0x00c5a123, 0, 0xa1b2c3d4);
+    g_assert_cmpuint(s.mcause, ==, 7);
+    g_assert_cmphex(s.mtval, ==, SPLIT_DEV + 2);
+    g_assert_cmpuint(d->nlog, ==, 1);
+    g_assert_cmpuint(d->log[0].size, ==, 1);
+    g_assert_cmphex(d->regs[2], ==, 0x12);
+    /* sw a2, 2(a1) where bytes are taken: four bytes, lowest first. */
+    s = split_run(d, 0x00c5a123, 0x100, 0xa1b2c3d4);
+    g_assert_cmpuint(s.mcause, ==, 0);
+    g_assert_cmpuint(d->nlog, ==, 4);
+    for (unsigned i = 0; i < 4; i++) {
+        g_assert_cmphex(d->log[i].addr, ==, SPLIT_DEV + 0x102 + i);
+        g_assert_cmpuint(d->log[i].size, ==, 1);
+        g_assert_true(d->log[i].write);
+        g_assert_cmphex(d->log[i].val, ==, (0xa1b2c3d4u >> (8 * i)) & 0xff);
+    }
+    g_free(d);
+}
+
+/*
+ * Of several pending interrupts QEMU 7.2 (no AIA) takes the lowest
+ * numbered one, M-level before S-level; VS and LCOFI bits are writable
+ * and taken like the others.
+ */
+static void test_interrupt_order(void)
+{
+    static const uint32_t prog[] = { 0x0000006f, 0x0000006f };
+    static const struct {
+        uint64_t lines, mip, mideleg, cause;
+    } cases[] = {
+        { RISCV_MIP_MEIP | RISCV_MIP_MSIP, 0, 0, 3 },
+        { RISCV_MIP_MEIP | RISCV_MIP_MTIP, 0, 0, 7 },
+        { RISCV_MIP_SEIP, RISCV_MIP_STIP, 0, 5 },
+        { RISCV_MIP_MEIP, RISCV_MIP_SSIP, 0, 1 },
+        { 0, 1ull << 13 | 1ull << 6, 0, 6 },
+        { RISCV_MIP_MEIP, RISCV_MIP_SSIP, RISCV_MIP_SSIP, 11 },
+    };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
+        TestBoard *b = tb_new();
+        RiscvCpuState *s = riscv_cpu_state(b->cpu);
+
+        tb_load(b, TB_RAM_BASE, prog, sizeof(prog));
+        s->mtvec = TB_RAM_BASE + 4;
+        s->mip = cases[i].mip;
+        s->mideleg = cases[i].mideleg;
+        s->mie = ~0ull;
+        s->mstatus |= 1u << 3;                 /* MIE */
+        riscv_cpu_state_changed(b->cpu);
+        riscv_cpu_set_irq(b->cpu, cases[i].lines, true);
+        riscv_cpu_run(b->cpu, 2);
+        g_assert_cmphex(s->mcause, ==, (1ull << 63) | cases[i].cause);
+        tb_free(b);
+    }
+}
+
 /* State copied out and back in resumes identically. */
 static void test_state_roundtrip(void)
 {
@@ -218,12 +394,22 @@ static void test_state_sanitised(void)
     s->satp = 5ull << 60;
     s->mstatus |= 2ull << 11;
     s->frm = 0xff;
+    s->mip = ~0ull;
+    s->mie = ~0ull;
+    s->mideleg = ~0ull;
+    s->medeleg = ~0ull;
     riscv_cpu_state_changed(b->cpu);
+    g_assert_cmphex(s->mip, ==, 0x2666);
+    g_assert_cmphex(s->mie, ==, 0x2eee);
+    g_assert_cmphex(s->mideleg, ==, 0x2666);
+    g_assert_cmphex(s->medeleg, ==, 0xf0bfff);
+    s->mip = s->mie = s->mideleg = s->medeleg = 0;
     g_assert_cmpuint(s->x[0], ==, 0);
     g_assert_cmphex(s->pc, ==, TB_RAM_BASE + 0xffe);
     g_assert_cmpuint(s->priv, ==, RISCV_PRIV_M);
     g_assert_cmphex(s->satp, ==, 0);
-    g_assert_cmphex(s->mstatus & (3ull << 11), ==, 0);
+    /* MPP = 2 is a value the hart keeps (as QEMU 7.2), not sanitised. */
+    g_assert_cmphex(s->mstatus & (3ull << 11), ==, 2ull << 11);
     g_assert_cmpuint(s->frm, ==, 7);
     /* And it runs: c.illegal at 0xffe traps to mtvec 0 (no RAM). */
     riscv_cpu_run(b->cpu, 10);
@@ -306,6 +492,9 @@ int main(int argc, char **argv)
     g_test_add_func("/riscv/host/budget", test_budget);
     g_test_add_func("/riscv/host/wfi-interrupt", test_wfi_and_interrupt);
     g_test_add_func("/riscv/host/mmio-fault", test_mmio_fault);
+    g_test_add_func("/riscv/host/interrupt-order", test_interrupt_order);
+    g_test_add_func("/riscv/host/mmio-misaligned-split",
+                    test_mmio_misaligned_split);
     g_test_add_func("/riscv/host/state-roundtrip", test_state_roundtrip);
     g_test_add_func("/riscv/host/external-code-write",
                     test_external_code_write);

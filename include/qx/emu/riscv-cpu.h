@@ -11,15 +11,19 @@
  * is a cache that riscv_cpu_state_changed() rebuilds.
  *
  * Misaligned loads and stores to RAM are emulated in "hardware" (they never
- * trap); misaligned accesses that touch MMIO raise address-misaligned
- * exceptions, and misaligned LR/SC/AMOs raise address-misaligned
- * exceptions as the A extension requires.
+ * trap).  Misaligned accesses that touch MMIO are split as QEMU 7.2 does:
+ * a load into the two naturally aligned accesses of its size that cover
+ * it, a store into byte writes, so devices still only see size-aligned
+ * accesses.  Misaligned LR/AMOs raise address-misaligned exceptions.
  *
  * An LR reservation is dropped whenever riscv_cpu_run() returns (and on
- * traps), so a store by another hart, which can only run in between,
- * always makes the pending SC fail.  Guest RAM written by anything but a
- * hart (loaders, device DMA) must be reported with
- * riscv_bus_notify_ram_write() so that stale translated code is dropped.
+ * traps and xRETs), so a store by another hart, which can only run in
+ * between, always makes the pending SC fail.  Within a run, SC succeeds
+ * if memory still holds the value LR loaded (as QEMU 7.2).
+ *
+ * Guest RAM written by anything but a hart (loaders, device DMA) must be
+ * reported with riscv_bus_notify_ram_write() so that stale translated code
+ * is dropped.
  */
 #ifndef QX_EMU_RISCV_CPU_H
 #define QX_EMU_RISCV_CPU_H
@@ -110,7 +114,10 @@ typedef struct RiscvCpuState {
     uint8_t pmpcfg[RISCV_PMP_COUNT];
     uint64_t pmpaddr[RISCV_PMP_COUNT];
 
-    /* LR/SC reservation (physical address), valid if res_valid. */
+    /*
+     * LR/SC reservation (physical address), valid if res_valid; the hart
+     * keeps the rest of it privately, as it never outlives a run.
+     */
     uint64_t res_addr;
     uint32_t res_valid;
     uint32_t res_size;

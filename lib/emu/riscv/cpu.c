@@ -92,6 +92,7 @@ RiscvCpu *riscv_cpu_new(RiscvBus *bus, uint64_t hartid, uint64_t reset_pc)
     atomic_init(&cpu->irq_lines, 0);
     atomic_init(&cpu->exit_request, false);
     riscv_tb_init(cpu);
+    cpu->tlb_used = (1u << MMU_IDX_COUNT) - 1;    /* all need a flush */
     cpu->s.mhartid = hartid;
     riscv_cpu_reset(cpu, reset_pc);
     bus->harts[bus->nharts++] = cpu;
@@ -144,12 +145,10 @@ void riscv_cpu_state_changed(RiscvCpu *cpu)
         s->pmpcfg[i] = 0;
         s->pmpaddr[i] = 0;
     }
-    if (mode != 0 && mode != 8 && mode != 9) {
+    if (!riscv_satp_mode_ok(mode)) {
         s->satp = 0;
     }
-    if ((s->mstatus & MSTATUS_MPP) == (2ull << MSTATUS_MPP_SHIFT)) {
-        s->mstatus &= ~MSTATUS_MPP;
-    }
+    riscv_csr_sanitise(cpu);
     riscv_set_mstatus(cpu, s->mstatus);
     riscv_update_mmu_idx(cpu);
     riscv_tlb_flush(cpu);

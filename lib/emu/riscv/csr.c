@@ -14,15 +14,40 @@
                        MSTATUS_MPP | MSTATUS_MPRV | MSTATUS_TVM | \
                        MSTATUS_TW | MSTATUS_TSR)
 
+/*
+ * Interrupt bits as QEMU 7.2 implements them even without the hypervisor
+ * extension: the VS bits (2, 6, 10) and LCOFI (13) are writable in mip,
+ * mie and mideleg, and a pending-and-enabled one is taken like any other.
+ */
+#define MIP_VS_MASK ((1ull << 2) | (1ull << 6) | (1ull << 10))
+#define MIP_LCOFIP (1ull << 13)
 #define MIP_S_MASK (RISCV_MIP_SSIP | RISCV_MIP_STIP | RISCV_MIP_SEIP)
-#define MIE_MASK (MIP_S_MASK | RISCV_MIP_MSIP | RISCV_MIP_MTIP | \
+/* Writable in mip and mideleg. */
+#define MIP_W_MASK (MIP_S_MASK | MIP_VS_MASK | MIP_LCOFIP)
+#define MIE_MASK (MIP_W_MASK | RISCV_MIP_MSIP | RISCV_MIP_MTIP | \
                   RISCV_MIP_MEIP)
-/* Exceptions that can be delegated (not ecall from M). */
-#define MEDELEG_MASK 0xb3ffull
+/* What sie/sip show of the delegated bits, and what sip can write. */
+#define SIE_MASK (MIP_S_MASK | MIP_LCOFIP)
+#define SIP_W_MASK (RISCV_MIP_SSIP | MIP_LCOFIP)
+/*
+ * medeleg as in QEMU 7.2: causes 0-13, 15 and 20-23 (the guest-page
+ * faults) are writable; 10, 11 and 20-23 are never raised here.
+ */
+#define MEDELEG_MASK 0xf0bfffull
 
 /* PMP cfg bits. */
 #define PMP_L 0x80
 #define PMP_A 0x18
+
+void riscv_csr_sanitise(RiscvCpu *cpu)
+{
+    RiscvCpuState *s = &cpu->s;
+
+    s->medeleg &= MEDELEG_MASK;
+    s->mideleg &= MIP_W_MASK;
+    s->mie &= MIE_MASK;
+    s->mip &= MIP_W_MASK;
+}
 
 /* Applies a new mstatus value with WARL fixes and side effects. */
 void riscv_set_mstatus(RiscvCpu *cpu, uint64_t val)
@@ -30,10 +55,10 @@ void riscv_set_mstatus(RiscvCpu *cpu, uint64_t val)
     uint64_t old = cpu->s.mstatus;
     uint64_t st = (old & ~MSTATUS_WMASK) | (val & MSTATUS_WMASK);
 
-    /* MPP: 2 is reserved; keep the previous value. */
-    if ((st & MSTATUS_MPP) == (2ull << MSTATUS_MPP_SHIFT)) {
-        st = (st & ~MSTATUS_MPP) | (old & MSTATUS_MPP);
-    }
+    /*
+     * MPP = 2 (reserved) is kept as written, as QEMU 7.2 does; mret then
+     * goes to U and MPRV data accesses use the rules of rv_data_priv().
+     */
     st |= (2ull << 32) | (2ull << 34);      /* UXL = SXL = 64 */
     st &= ~MSTATUS_SD;
     if ((st & MSTATUS_FS) == MSTATUS_FS_DIRTY) {
@@ -114,7 +139,7 @@ bool riscv_csr_read(RiscvCpu *cpu, unsigned csr, uint64_t *val)
                csr == 0xc01 ? read_time(cpu) : s->minstret;
         return true;
     case 0x100: *val = s->mstatus & SSTATUS_MASK; return true;
-    case 0x104: *val = s->mie & s->mideleg; return true;
+    case 0x104: *val = s->mie & s->mideleg & SIE_MASK; return true;
     case 0x105: *val = s->stvec; return true;
     case 0x106: *val = s->scounteren; return true;
     case 0x10a: *val = s->senvcfg; return true;
@@ -122,7 +147,9 @@ bool riscv_csr_read(RiscvCpu *cpu, unsigned csr, uint64_t *val)
     case 0x141: *val = s->sepc; return true;
     case 0x142: *val = s->scause; return true;
     case 0x143: *val = s->stval; return true;
-    case 0x144: *val = riscv_read_mip(cpu) & s->mideleg; return true;
+    case 0x144:
+        *val = riscv_read_mip(cpu) & s->mideleg & SIE_MASK;
+        return true;
     case 0x180:
         if (s->priv == RISCV_PRIV_S && (s->mstatus & MSTATUS_TVM)) {
             return false;
@@ -226,7 +253,7 @@ static void write_satp(RiscvCpu *cpu, uint64_t val)
 {
     unsigned mode = val >> 60;
 
-    if (mode != 0 && mode != 8 && mode != 9) {
+    if (!riscv_satp_mode_ok(mode)) {
         return;                   /* unsupported MODE: no effect */
     }
     if (mode == 0) {
@@ -270,9 +297,12 @@ bool riscv_csr_write(RiscvCpu *cpu, unsigned csr, uint64_t val)
         riscv_set_mstatus(cpu, (s->mstatus & ~SSTATUS_WMASK) |
                                (val & SSTATUS_WMASK));
         return true;
-    case 0x104:
-        s->mie = (s->mie & ~s->mideleg) | (val & s->mideleg);
+    case 0x104: {
+        uint64_t m = s->mideleg & SIE_MASK;
+
+        s->mie = (s->mie & ~m) | (val & m);
         return true;
+    }
     case 0x105: s->stvec = legal_tvec(s->stvec, val); return true;
     case 0x106: s->scounteren = val & 0xffffffffull; return true;
     case 0x10a: s->senvcfg = val & 1; return true;
@@ -281,7 +311,7 @@ bool riscv_csr_write(RiscvCpu *cpu, unsigned csr, uint64_t val)
     case 0x142: s->scause = val; return true;
     case 0x143: s->stval = val; return true;
     case 0x144: {
-        uint64_t m = RISCV_MIP_SSIP & s->mideleg;
+        uint64_t m = SIP_W_MASK & s->mideleg;
 
         s->mip = (s->mip & ~m) | (val & m);
         return true;
@@ -295,7 +325,7 @@ bool riscv_csr_write(RiscvCpu *cpu, unsigned csr, uint64_t val)
     case 0x300: riscv_set_mstatus(cpu, val); return true;
     case 0x301: return true;                  /* misa is fixed */
     case 0x302: s->medeleg = val & MEDELEG_MASK; return true;
-    case 0x303: s->mideleg = val & MIP_S_MASK; return true;
+    case 0x303: s->mideleg = val & MIP_W_MASK; return true;
     case 0x304: s->mie = val & MIE_MASK; return true;
     case 0x305: s->mtvec = legal_tvec(s->mtvec, val); return true;
     case 0x306: s->mcounteren = val & 0xffffffffull; return true;
@@ -306,7 +336,7 @@ bool riscv_csr_write(RiscvCpu *cpu, unsigned csr, uint64_t val)
     case 0x342: s->mcause = val; return true;
     case 0x343: s->mtval = val; return true;
     case 0x344:
-        s->mip = (s->mip & ~MIP_S_MASK) | (val & MIP_S_MASK);
+        s->mip = (s->mip & ~MIP_W_MASK) | (val & MIP_W_MASK);
         return true;
     case 0xb00: s->mcycle = val; return true;
     case 0xb02: s->minstret = val; return true;

@@ -69,10 +69,18 @@ const RvOp *riscv_op_lr(RiscvCpu *cpu, const RvOp *op)
     cpu->s.res_addr = paddr;
     cpu->s.res_size = size;
     cpu->s.res_valid = host != NULL;
-    X(op->rd) = sext_size(v, size);
+    cpu->res_vaddr = vaddr;
+    cpu->res_value = sext_size(v, size);
+    X(op->rd) = cpu->res_value;
     return RV_NEXT(cpu, op);
 }
 
+/*
+ * sc as QEMU 7.2 does it: an sc whose address is not the reserved one
+ * fails without accessing memory (so it neither traps nor checks
+ * alignment); otherwise it is a compare-and-swap against the value lr
+ * loaded, compared at the sc's width.  Either way the reservation is gone.
+ */
 const RvOp *riscv_op_sc(RiscvCpu *cpu, const RvOp *op)
 {
     uint64_t vaddr = X(op->rs1);
@@ -81,22 +89,41 @@ const RvOp *riscv_op_sc(RiscvCpu *cpu, const RvOp *op)
     void *host;
     bool ok;
 
+    if (!cpu->s.res_valid || cpu->res_vaddr != vaddr) {
+        cpu->s.res_valid = 0;
+        X(op->rd) = 1;
+        return RV_NEXT(cpu, op);
+    }
+    cpu->s.res_valid = 0;
     if (vaddr & (size - 1)) {
-        return riscv_op_raise(cpu, op, EXC_STORE_MISALIGNED, vaddr);
+        /* lr.w then sc.d at the same address: QEMU raises cause 4. */
+        return riscv_op_raise(cpu, op, EXC_LOAD_MISALIGNED, vaddr);
     }
     if (!riscv_atomic_prepare(cpu, vaddr, size, true, &host, &paddr)) {
         return riscv_op_fault(cpu, op);
     }
-    ok = cpu->s.res_valid && host && cpu->s.res_addr == paddr &&
-         cpu->s.res_size == size;
-    cpu->s.res_valid = 0;
-    if (ok) {
-        if (size == 4) {
-            __atomic_store_n((uint32_t *)host, (uint32_t)X(op->rs2),
-                             __ATOMIC_RELEASE);
-        } else {
-            __atomic_store_n((uint64_t *)host, X(op->rs2), __ATOMIC_RELEASE);
-        }
+    if (!host) {
+        ok = false;                 /* no reservations on MMIO */
+    } else if (size == 4) {
+        uint32_t old = (uint32_t)cpu->res_value;
+
+        __atomic_compare_exchange_n((uint32_t *)host, &old,
+                                    (uint32_t)X(op->rs2), false,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+        /*
+         * The store happens if the low 32 bits match, but success is
+         * the old value against all 64 bits lr loaded (QEMU 7.2: after
+         * lr.d, an sc.w stores and yet reports failure unless the
+         * doubleword was a sign-extended word).
+         */
+        ok = rv_sext32(old) == cpu->res_value;
+    } else {
+        uint64_t old = cpu->res_value;
+
+        ok = __atomic_compare_exchange_n((uint64_t *)host, &old,
+                                         X(op->rs2), false,
+                                         __ATOMIC_SEQ_CST,
+                                         __ATOMIC_RELAXED);
     }
     X(op->rd) = ok ? 0 : 1;
     return RV_NEXT(cpu, op);
@@ -132,7 +159,8 @@ const RvOp *riscv_op_amo(RiscvCpu *cpu, const RvOp *op)
     void *host;
 
     if (vaddr & (size - 1)) {
-        return riscv_op_raise(cpu, op, EXC_STORE_MISALIGNED, vaddr);
+        /* QEMU 7.2 raises load (not store/AMO) address misaligned. */
+        return riscv_op_raise(cpu, op, EXC_LOAD_MISALIGNED, vaddr);
     }
     if (!riscv_atomic_prepare(cpu, vaddr, size, true, &host, &paddr)) {
         return riscv_op_fault(cpu, op);

@@ -84,7 +84,8 @@ const RvOp *riscv_op_ecall(RiscvCpu *cpu, const RvOp *op)
 
 const RvOp *riscv_op_ebreak(RiscvCpu *cpu, const RvOp *op)
 {
-    return riscv_op_raise(cpu, op, EXC_BREAKPOINT, rv_op_pc(cpu, op));
+    /* xtval = 0, as QEMU 7.2 (the spec also allows the pc). */
+    return riscv_op_raise(cpu, op, EXC_BREAKPOINT, 0);
 }
 
 const RvOp *riscv_op_mret(RiscvCpu *cpu, const RvOp *op)
@@ -97,6 +98,9 @@ const RvOp *riscv_op_mret(RiscvCpu *cpu, const RvOp *op)
         return riscv_op_illegal(cpu, op);
     }
     mpp = (st & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT;
+    if (mpp == 2) {
+        mpp = RISCV_PRIV_U;         /* the reserved mode: U, as QEMU 7.2 */
+    }
     st &= ~(MSTATUS_MIE | MSTATUS_MPP);
     if (s->mstatus & MSTATUS_MPIE) {
         st |= MSTATUS_MIE;
@@ -108,6 +112,7 @@ const RvOp *riscv_op_mret(RiscvCpu *cpu, const RvOp *op)
     s->mstatus = st;
     s->priv = mpp;
     s->pc = s->mepc;
+    s->res_valid = 0;               /* xRET drops the reservation */
     riscv_update_mmu_idx(cpu);
     return NULL;
 }
@@ -129,6 +134,7 @@ const RvOp *riscv_op_sret(RiscvCpu *cpu, const RvOp *op)
     st |= MSTATUS_SPIE;
     s->mstatus = st;
     s->pc = s->sepc;
+    s->res_valid = 0;
     riscv_update_mmu_idx(cpu);
     return NULL;
 }

@@ -87,9 +87,13 @@ typedef struct RvTlbEntry {
 #define TLB_BITS 8
 #define TLB_SIZE (1u << TLB_BITS)
 
-/* Data TLB sets by effective privilege: U, S, S with SUM, M. */
+/*
+ * Data TLB sets by effective privilege: U, S, S with SUM, M, and the
+ * reserved privilege 2 that MPRV with MPP = 2 gives data accesses (with
+ * and without SUM; see rv_data_priv()).
+ */
 enum { MMU_IDX_U = 0, MMU_IDX_S = 1, MMU_IDX_S_SUM = 2, MMU_IDX_M = 3,
-       MMU_IDX_COUNT = 4 };
+       MMU_IDX_P2 = 4, MMU_IDX_P2_SUM = 5, MMU_IDX_COUNT = 6 };
 
 typedef struct RvTlbSet {
     RvTlbEntry read[TLB_SIZE];
@@ -174,6 +178,7 @@ struct RiscvCpu {
     RvTlbSet *dtlb;
     RvTlbSet *itlb;
     RvTlbSet tlb[MMU_IDX_COUNT];
+    unsigned tlb_used;           /* bit per set: filled since the flush */
 
     /* Block being executed (for precise exceptions). */
     uint64_t tb_pc;
@@ -196,6 +201,15 @@ struct RiscvCpu {
     bool tb_flush_pending;
     /* Uncached block for an instruction that crosses a page boundary. */
     RvTb *cross_tb;
+
+    /*
+     * The rest of the LR reservation (s.res_valid says whether there is
+     * one): the virtual address and the value lr loaded (sign-extended).
+     * As in QEMU 7.2, sc succeeds if its address is res_vaddr and memory
+     * still holds res_value (compare-and-swap).
+     */
+    uint64_t res_vaddr;
+    uint64_t res_value;
 
     uint64_t insn_count;
 };
@@ -268,6 +282,8 @@ bool riscv_csr_read(RiscvCpu *cpu, unsigned csr, uint64_t *val);
 bool riscv_csr_write(RiscvCpu *cpu, unsigned csr, uint64_t val);
 bool riscv_csr_is_writable(RiscvCpu *cpu, unsigned csr);
 void riscv_set_mstatus(RiscvCpu *cpu, uint64_t val);
+/* Clears what no CSR write could set in medeleg/mideleg/mie/mip. */
+void riscv_csr_sanitise(RiscvCpu *cpu);
 
 /* ---- mmu.c ---- */
 
@@ -421,13 +437,23 @@ static inline bool rv_store(RiscvCpu *cpu, uint64_t vaddr, unsigned size,
     return riscv_store_slow(cpu, vaddr, size, val);
 }
 
-/* Effective privilege of data accesses (MPRV). */
+/*
+ * Effective privilege of data accesses (MPRV).  With the reserved MPP = 2
+ * this is 2, which translates as QEMU 7.2 does: only U pages, and only
+ * with SUM; PMP applies as below M.
+ */
 static inline unsigned rv_data_priv(const RiscvCpu *cpu)
 {
     if (cpu->s.priv == RISCV_PRIV_M && (cpu->s.mstatus & MSTATUS_MPRV)) {
         return (cpu->s.mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT;
     }
     return cpu->s.priv;
+}
+
+/* satp MODEs that are implemented: Bare, Sv39, Sv48, Sv57. */
+static inline bool riscv_satp_mode_ok(unsigned mode)
+{
+    return mode == 0 || mode == 8 || mode == 9 || mode == 10;
 }
 
 /* ---- FP helpers (exec-fp.c, csr.c) ---- */

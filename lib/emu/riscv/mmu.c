@@ -1,7 +1,7 @@
 /*
- * Memory management: Sv39/Sv48 page walks with hardware A/D updates, PMP
- * checks, the soft-TLB, the slow paths of loads and stores (misaligned,
- * MMIO, pages holding translated code) and the physical bus.
+ * Memory management: Sv39/Sv48/Sv57 page walks with hardware A/D updates,
+ * PMP checks, the soft-TLB, the slow paths of loads and stores
+ * (misaligned, MMIO, pages holding translated code) and the physical bus.
  */
 #include "internal.h"
 
@@ -117,11 +117,16 @@ static void tlb_set_invalidate(RvTlbEntry *t)
 
 void riscv_tlb_flush(RiscvCpu *cpu)
 {
+    /* Only the sets filled since the last flush hold entries. */
     for (unsigned i = 0; i < MMU_IDX_COUNT; i++) {
+        if (!(cpu->tlb_used & (1u << i))) {
+            continue;
+        }
         tlb_set_invalidate(cpu->tlb[i].read);
         tlb_set_invalidate(cpu->tlb[i].write);
         tlb_set_invalidate(cpu->tlb[i].exec);
     }
+    cpu->tlb_used = 0;
     for (unsigned i = 0; i < G_N_ELEMENTS(cpu->jmp_cache); i++) {
         cpu->jmp_cache[i].vpc = ~0ull;
     }
@@ -240,7 +245,7 @@ static uint64_t translate(RiscvCpu *cpu, uint64_t vaddr, RvAccess acc,
         *paddr = vaddr;
         return 0;
     }
-    levels = mode == 8 ? 3 : 4;
+    levels = mode == 8 ? 3 : mode == 9 ? 4 : 5;
     va_bits = 12 + 9 * levels;
     if ((uint64_t)((int64_t)(vaddr << (64 - va_bits)) >> (64 - va_bits)) !=
         vaddr) {
@@ -281,6 +286,10 @@ restart:;
 
         /* Leaf: permissions. */
         if (priv == RISCV_PRIV_U && !(pte & PTE_U)) {
+            return page_fault_cause(acc);
+        }
+        /* The reserved privilege 2 (MPRV, MPP = 2): U pages with SUM. */
+        if (priv == 2 && (!(pte & PTE_U) || !sum)) {
             return page_fault_cause(acc);
         }
         if (priv == RISCV_PRIV_S && (pte & PTE_U) &&
@@ -341,6 +350,7 @@ RvTlbEntry *riscv_tlb_fill(RiscvCpu *cpu, uint64_t vaddr, RvAccess acc)
                         acc == RV_ACC_WRITE ? set->write : set->exec;
     RvTlbEntry *e = rv_tlb_entry(table, vaddr);
     uint64_t paddr, ppage, cause;
+    unsigned set_idx = (unsigned)(set - cpu->tlb);
     uint64_t flags = 0;
     RvRamRegion *r;
     int pmp;
@@ -376,6 +386,7 @@ RvTlbEntry *riscv_tlb_fill(RiscvCpu *cpu, uint64_t vaddr, RvAccess acc)
     }
     e->paddr = ppage;
     e->tag = (vaddr & RV_PAGE_MASK) | flags;
+    cpu->tlb_used |= 1u << set_idx;
     return e;
 }
 
@@ -445,6 +456,56 @@ bool riscv_mmu_prepare_fetch(RiscvCpu *cpu, uint64_t vaddr, uint64_t *paddr,
 
 /* ---- Slow loads and stores ---- */
 
+/*
+ * A misaligned load that touches MMIO, as QEMU 7.2 does it: the two
+ * naturally aligned accesses of the same size that cover it, lowest
+ * first, each a normal load (RAM or a device access of that size), and
+ * the bytes wanted taken from both.  A fault reports the piece's address.
+ */
+static bool load_split(RiscvCpu *cpu, uint64_t vaddr, unsigned size,
+                       uint64_t *val)
+{
+    uint64_t lo = vaddr & ~(uint64_t)(size - 1);
+    unsigned shift = (unsigned)(vaddr - lo) * 8;
+    uint64_t v1, v2;
+
+    if (!rv_load(cpu, lo, size, &v1) || !rv_load(cpu, lo + size, size, &v2)) {
+        return false;
+    }
+    *val = (v1 >> shift) | (v2 << (size * 8 - shift));
+    if (size < 8) {
+        *val &= (1ull << (8 * size)) - 1;
+    }
+    return true;
+}
+
+/*
+ * Writes the bytes of a misaligned store that touches MMIO one at a time,
+ * lowest first, as QEMU 7.2 does (both pages are already translated):
+ * each byte to RAM or as a 1-byte device write; a device fault stops
+ * there, reporting that byte's address.
+ */
+static bool store_bytes(RiscvCpu *cpu, uint64_t vaddr, unsigned size,
+                        uint64_t val, unsigned n1, uint64_t pa1, uint8_t *h1,
+                        bool drop1, uint64_t pa2, uint8_t *h2, bool drop2)
+{
+    for (unsigned i = 0; i < size; i++) {
+        bool first = i < n1;
+        uint8_t *h = first ? h1 : h2;
+        uint64_t pa = first ? pa1 + i : pa2 + (i - n1);
+        uint64_t b = (val >> (8 * i)) & 0xff;
+
+        if (h) {
+            if (!(first ? drop1 : drop2)) {
+                h[first ? i : i - n1] = (uint8_t)b;
+            }
+        } else if (!riscv_mmio_access(cpu, vaddr + i, pa, 1, &b, true)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool riscv_load_slow(RiscvCpu *cpu, uint64_t vaddr, unsigned size,
                      uint64_t *val)
 {
@@ -469,11 +530,9 @@ bool riscv_load_slow(RiscvCpu *cpu, uint64_t vaddr, unsigned size,
         }
         memcpy(buf, h1, size);
     } else {
-        /* Misaligned: emulated for RAM only. */
+        /* Misaligned: emulated in RAM, split for MMIO. */
         if (!h1 || (n1 < size && !h2)) {
-            cpu->fault_cause = EXC_LOAD_MISALIGNED;
-            cpu->fault_tval = vaddr;
-            return false;
+            return load_split(cpu, vaddr, size, val);
         }
         memcpy(buf, h1, n1);
         if (n1 < size) {
@@ -514,9 +573,8 @@ bool riscv_store_slow(RiscvCpu *cpu, uint64_t vaddr, unsigned size,
         return true;
     }
     if (!h1 || (n1 < size && !h2)) {
-        cpu->fault_cause = EXC_STORE_MISALIGNED;
-        cpu->fault_tval = vaddr;
-        return false;
+        return store_bytes(cpu, vaddr, size, val, n1, pa1, h1, drop1, pa2, h2,
+                           drop2);
     }
     if (!drop1) {
         memcpy(h1, buf, n1);

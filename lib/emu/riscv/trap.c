@@ -17,6 +17,9 @@ void riscv_update_mmu_idx(RiscvCpu *cpu)
     case RISCV_PRIV_S:
         idx = (cpu->s.mstatus & MSTATUS_SUM) ? MMU_IDX_S_SUM : MMU_IDX_S;
         break;
+    case 2:
+        idx = (cpu->s.mstatus & MSTATUS_SUM) ? MMU_IDX_P2_SUM : MMU_IDX_P2;
+        break;
     default:
         idx = MMU_IDX_M;
         break;
@@ -91,17 +94,14 @@ void riscv_trap_take(RiscvCpu *cpu, uint64_t cause, uint64_t tval)
     riscv_update_mmu_idx(cpu);
 }
 
-/* Interrupt causes in decreasing priority (privileged spec 3.1.9). */
-static const uint8_t irq_priority[] = { 11, 3, 7, 9, 1, 5 };
-
+/*
+ * Among the pending interrupts of one level, QEMU 7.2 (without AIA) takes
+ * the lowest-numbered one, not the privileged spec's order (MEI, MSI,
+ * MTI, SEI, SSI, STI); we do the same.
+ */
 static int pick_irq(uint64_t bits)
 {
-    for (unsigned i = 0; i < G_N_ELEMENTS(irq_priority); i++) {
-        if (bits & (1ull << irq_priority[i])) {
-            return irq_priority[i];
-        }
-    }
-    return -1;
+    return bits ? __builtin_ctzll(bits) : -1;
 }
 
 bool riscv_trap_check_interrupts(RiscvCpu *cpu)
