@@ -34,14 +34,7 @@ PROGRAMS = {
 
 # Program -> [(regex on result line names, why ours differs from QEMU
 # 7.2)].  The lead decides whether our hart follows QEMU's quirk.
-KNOWN_DIFFS = {
-    "misaligned": [
-        (r"mmio\.(lh@3|sw@2)\.", "BUG runner-clint-sizes: the hart splits "
-         "misaligned MMIO accesses as QEMU 7.2 does, but riscv-isa-runner's "
-         "CLINT accepts the 2-byte and 1-byte pieces that QEMU's ACLINT "
-         "rejects (access faults 5/7 at the piece)"),
-    ],
-}
+KNOWN_DIFFS = {}
 
 LINE_RE = re.compile(r"^(\S+) (0x[0-9a-f]{16}|none)$")
 TIMEOUT = 120

@@ -74,6 +74,8 @@ static uint64_t reg_write(uint64_t reg, uint64_t off, unsigned size,
     return (reg & ~(mask << shift)) | ((val & mask) << shift);
 }
 
+static bool clint_size_ok(uint64_t off, unsigned size);
+
 static RiscvMmioResult board_mmio_read(void *opaque, uint64_t addr,
                                        unsigned size, uint64_t *val)
 {
@@ -91,6 +93,9 @@ static RiscvMmioResult board_mmio_read(void *opaque, uint64_t addr,
     if (addr >= CLINT_BASE && addr < CLINT_BASE + CLINT_SIZE) {
         uint64_t off = addr - CLINT_BASE;
 
+        if (!clint_size_ok(off, size)) {
+            return RISCV_MMIO_ACCESS_FAULT;
+        }
         if (off < 4) {
             *val = reg_read(b->msip, off, size);
         } else if (off >= CLINT_MTIMECMP && off < CLINT_MTIMECMP + 8) {
@@ -103,6 +108,15 @@ static RiscvMmioResult board_mmio_read(void *opaque, uint64_t addr,
         return RISCV_MMIO_OK;
     }
     return RISCV_MMIO_ACCESS_FAULT;
+}
+
+/*
+ * Access sizes QEMU 7.2's ACLINT accepts: 4 bytes in the MSWI part, 4 or 8
+ * in the MTIMER part; anything else is an access fault there.
+ */
+static bool clint_size_ok(uint64_t off, unsigned size)
+{
+    return off < CLINT_MTIMECMP ? size == 4 : (size == 4 || size == 8);
 }
 
 static RiscvMmioResult board_mmio_write(void *opaque, uint64_t addr,
@@ -136,6 +150,9 @@ static RiscvMmioResult board_mmio_write(void *opaque, uint64_t addr,
     if (addr >= CLINT_BASE && addr < CLINT_BASE + CLINT_SIZE) {
         uint64_t off = addr - CLINT_BASE;
 
+        if (!clint_size_ok(off, size)) {
+            return RISCV_MMIO_ACCESS_FAULT;
+        }
         if (off < 4) {
             b->msip = (uint32_t)reg_write(b->msip, off, size, val) & 1;
             riscv_cpu_set_irq(b->cpu, RISCV_MIP_MSIP, b->msip);
