@@ -152,9 +152,9 @@ def crash_trials(writer, ref, tmp_dir, trials, seed):
         assert ref.run("qemu-img", "create", "-f", "qcow2", "-o",
                        f"cluster_size={CLUSTER}", img,
                        str(IMAGE_SIZE)).returncode == 0
-        script = make_script(rng, rng.randrange(20, 120))
+        script = make_script(rng, rng.randrange(40, 400))
         printed = run_and_kill(writer, img, script,
-                               rng.uniform(0.005, 0.12))
+                               rng.uniform(0.003, 0.08))
         writes = sum(1 for _, w in script if w is not None)
         killed_mid_run += printed < writes
         safe = durable_writes(script, printed)
@@ -181,3 +181,10 @@ def test_crash_reference_writer(ref, tmp_dir):
     harness, ours is the subject)."""
     killed = crash_trials(ref.path("qemu-io"), ref, tmp_dir, 10, seed=1)
     assert killed > 0
+
+
+def test_crash_our_writer(qx, ref, tmp_dir):
+    """The acceptance run: our qemu-io killed mid-write TRIALS times."""
+    killed = crash_trials(qx.path("qemu-io"), ref, tmp_dir, TRIALS, seed=2)
+    # Most trials must really interrupt the writer, or nothing was tested.
+    assert killed > TRIALS // 2, killed
