@@ -212,7 +212,8 @@ int block_status_co(BlockNode *node, int64_t offset, int64_t bytes,
             ret |= BLOCK_STATUS_ZERO;
         }
     }
-    if ((ret & BLOCK_STATUS_DATA) && (ret & BLOCK_STATUS_OFFSET_VALID) &&
+    if ((ret & BLOCK_STATUS_ZERO_FROM_FILE) &&
+        (ret & BLOCK_STATUS_DATA) && (ret & BLOCK_STATUS_OFFSET_VALID) &&
         !(ret & BLOCK_STATUS_ZERO) && local_file && local_file != node) {
         /* Data stored in a hole of the file still reads as zeroes. */
         int64_t file_pnum;
@@ -228,7 +229,7 @@ int block_status_co(BlockNode *node, int64_t offset, int64_t bytes,
             }
         }
     }
-    ret &= ~BLOCK_STATUS_RECURSE;
+    ret &= ~(BLOCK_STATUS_RECURSE | BLOCK_STATUS_ZERO_FROM_FILE);
     if (offset + local_pnum == total) {
         ret |= BLOCK_STATUS_EOF;
     }

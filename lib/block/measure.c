@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "qx/block/driver.h"
 #include "qx/block/measure.h"
 
 #define SECTOR_SIZE 512
@@ -192,6 +193,25 @@ static bool qcow2_measure_used_co(BlockNode *in, int64_t ssize,
     return true;
 }
 
+/* A qcow2 v3 node: one that can hold persistent bitmaps (v2 cannot). */
+static bool source_holds_bitmaps(BlockNode *in)
+{
+    const BlockDriver *drv = block_node_get_driver(in);
+    json_object *spec, *data, *compat;
+    bool v3;
+
+    if (strcmp(block_node_get_format(in), "qcow2") != 0 ||
+        !drv->get_specific_info) {
+        return false;
+    }
+    spec = drv->get_specific_info(in, NULL);
+    v3 = spec && json_object_object_get_ex(spec, "data", &data) &&
+         json_object_object_get_ex(data, "compat", &compat) &&
+         strcmp(json_object_get_string(compat), "0.10") != 0;
+    json_object_put(spec);
+    return v3;
+}
+
 static bool measure_qcow2_co(BlockCreateOpts *opts, BlockNode *in,
                              BlockMeasureInfo *info, Error **errp)
 {
@@ -260,8 +280,7 @@ static bool measure_qcow2_co(BlockCreateOpts *opts, BlockNode *in,
      * ones: a qcow2 source.  Copying bitmaps is not implemented, so no
      * source bitmap is ever counted.
      */
-    info->has_bitmaps = version >= 3 && in &&
-                        strcmp(block_node_get_format(in), "qcow2") == 0;
+    info->has_bitmaps = version >= 3 && in && source_holds_bitmaps(in);
     info->bitmaps = 0;
     return true;
 }

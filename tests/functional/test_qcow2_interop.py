@@ -373,27 +373,10 @@ REPORTS = {
 }
 
 
-HOLES = (
-    "qcow2 data clusters whose host range has holes in the file (QEMU's "
-    "convert/COW writes zeroes as file holes): ours reports them "
-    "zero:true (map) / not required (measure) from the file's SEEK_HOLE; "
-    "QEMU 7.2 only asks the file when its metadata-preallocation "
-    "heuristic fires, so it prints one zero:false data extent and counts "
-    "the clusters as required")
-V2_BITMAPS = (
-    "measure -O qcow2 of a compat=0.10 qcow2: ours prints 'bitmaps size: "
-    "0' / '\"bitmaps\": 0'; QEMU omits the bitmaps line for v2 sources "
-    "(they cannot hold bitmaps)")
 NO_COMPRESS = (
     "our convert -c cannot make the image: 'qemu-img: -c: compressed "
     "qcow2 output is not supported yet'")
 REPORT_XFAIL = {
-    **{("v2", who, rep): V2_BITMAPS for who in "qx"
-       for rep in ("measure", "measure-json", "measure-4k-json")},
-    **{("2M-r64", "q", rep): HOLES for rep in (
-        "map", "map-json", "measure", "measure-json", "measure-4k-json")},
-    **{("top", "q", rep): HOLES for rep in (
-        "map", "map-json", "measure-4k-json")},
     **{("zstd", "x", rep): NO_COMPRESS for rep in REPORTS},
 }
 

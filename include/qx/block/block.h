@@ -145,6 +145,12 @@ enum {
     BLOCK_STATUS_ALLOCATED = 1u << 3,    /* content defined by this node,
                                           * not a backing file */
     BLOCK_STATUS_EOF = 1u << 4,          /* range reaches end of image */
+    /*
+     * driver: the data at *map in *file reads as zeroes where that range
+     * of the file is a hole, so ask the file (QEMU's BDRV_BLOCK_RECURSE;
+     * qcow2 sets it only for metadata-preallocated images, as QEMU does)
+     */
+    BLOCK_STATUS_ZERO_FROM_FILE = 1u << 6,
     BLOCK_STATUS_RECURSE = 1u << 5,      /* driver: ask *file at *map too
                                           * (core resolves ZERO from it) */
 };

@@ -98,6 +98,8 @@ struct Qcow2State {
     bool broken;              /* marked corrupt: every request fails */
     bool signaled_corruption; /* the corruption message was printed */
     bool dirty_marked;        /* lazy refcounts: dirty bit set by us */
+    bool prealloc_checked;    /* metadata_prealloc was worked out */
+    bool metadata_prealloc;   /* more clusters refcounted than stored */
     uint64_t l2_cache_bytes;  /* runtime options (0: default) */
     uint64_t rb_cache_bytes;
 };

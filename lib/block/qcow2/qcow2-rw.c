@@ -612,6 +612,39 @@ int qcow2_co_pdiscard(BlockNode *node, int64_t offset, int64_t bytes)
     return ret;
 }
 
+/*
+ * QEMU's heuristic for a metadata-preallocated image: clearly more
+ * clusters have a refcount than the file really stores (10% and 2
+ * clusters of slack).  Only then may data clusters be holes in the file,
+ * so only then does block status ask the file.  Called with s->lock held.
+ */
+static bool detect_metadata_prealloc(BlockNode *node)
+{
+    Qcow2State *s = node->opaque;
+    BlockNode *file = node->file->node;
+    int64_t length = block_node_get_size(file);
+    int64_t real = block_get_allocated_file_size_co(file);
+    uint64_t real_clusters, threshold, nb;
+
+    if (length < 0 || real < 0) {
+        return false;
+    }
+    real_clusters = (uint64_t)real / s->cluster_size;
+    threshold = MAX(real_clusters * 10 / 9, real_clusters + 2);
+    nb = ((uint64_t)length + s->cluster_size - 1) / s->cluster_size;
+    for (uint64_t i = 0; i < nb; i++) {
+        uint64_t rc;
+
+        if (qcow2_get_refcount(node, i, &rc) < 0) {
+            return false;
+        }
+        if (rc > 0 && --threshold == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int qcow2_co_block_status(BlockNode *node, bool want_zero, int64_t offset,
                           int64_t bytes, int64_t *pnum, int64_t *map,
                           BlockNode **file)
@@ -626,6 +659,10 @@ int qcow2_co_block_status(BlockNode *node, bool want_zero, int64_t offset,
         return -EIO;
     }
     qx_co_mutex_lock(&s->lock);
+    if (!s->prealloc_checked) {
+        s->metadata_prealloc = detect_metadata_prealloc(node);
+        s->prealloc_checked = true;
+    }
     ret = get_extent(node, (uint64_t)offset, (uint64_t)bytes, &kind, &host,
                      &len, &ce);
     qx_co_mutex_unlock(&s->lock);
@@ -637,7 +674,8 @@ int qcow2_co_block_status(BlockNode *node, bool want_zero, int64_t offset,
     case GRAN_DATA:
         *map = (int64_t)host;
         *file = node->file->node;
-        return BLOCK_STATUS_DATA | BLOCK_STATUS_OFFSET_VALID;
+        return BLOCK_STATUS_DATA | BLOCK_STATUS_OFFSET_VALID |
+               (s->metadata_prealloc ? BLOCK_STATUS_ZERO_FROM_FILE : 0);
     case GRAN_COMPRESSED:
         return BLOCK_STATUS_DATA;
     default:
