@@ -269,6 +269,11 @@ static int write_aligned(BlockNode *node, int64_t offset, int64_t bytes,
     if (emulate_fua) {
         flags &= ~BLOCK_REQ_FUA;
     }
+    if ((flags & BLOCK_REQ_WRITE_COMPRESSED) &&
+        !(node->supported_write_flags & BLOCK_REQ_WRITE_COMPRESSED)) {
+        /* Compression cannot be emulated: say so rather than drop it. */
+        return -ENOTSUP;
+    }
     flags &= node->supported_write_flags;
     while (done < bytes) {
         int64_t n = MIN((uint64_t)(bytes - done), max);

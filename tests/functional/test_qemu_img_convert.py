@@ -298,8 +298,6 @@ def test_convert_qcow2_errors(pair, need_qcow2, args):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["-O", "qcow2", "-c", "mix.raw", "o.qcow2"],
-     "qemu-img: -c: compressed qcow2 output is not supported yet\n"),
     (["-O", "qcow2", "--bitmaps", "mix.qcow2", "o.qcow2"],
      "qemu-img: --bitmaps: copying bitmaps is not supported\n"),
     (["-l", "snap", "mix.qcow2", "o.raw"],

@@ -281,6 +281,10 @@ SESSIONS = [
 ]
 
 QCOW2_SESSIONS = [
+    ("qcow2-compressed", c("write -c 0 64k", "read -P 0xcd 0 64k", "map",
+                           "write -c -P 0x11 64k 64k", "read -P 0x11 64k 64k",
+                           "write -c 4k 64k", "write -c 0 4k")
+     + ["q.qcow2"], None),
     ("qcow2-map", c("map", "alloc 0 1M", "alloc 64k 1M", "alloc 64k",
                     "write 200k 1k", "map", "read -P 0x33 64k 64k",
                     "read -P 0 256k 64k") + ["q.qcow2"], None),
@@ -309,8 +313,6 @@ QCOW2_SESSIONS = [
 # does not take the "lazy-refcounts" open option yet.
 QCOW2_MISSING = [
     ("qcow2-reopen-lazy", c("reopen -o lazy-refcounts=on", "info")
-     + ["q.qcow2"], None),
-    ("qcow2-compressed", c("write -c 0 64k", "read -P 0xcd 0 64k", "map")
      + ["q.qcow2"], None),
     ("qcow2-vmstate", c("write -b -P 0x42 0 512", "read -b -P 0x42 0 512")
      + ["q.qcow2"], None),

@@ -75,6 +75,7 @@ typedef struct ConvertState {
     int min_sparse;  /* sectors; 0: write everything */
     int alignment;   /* sectors; power of two */
     int64_t buf_sectors;
+    int64_t cluster_sectors; /* -c: writes are whole target clusters */
 
     /* The shared cursor, under lock. */
     CoMutex lock;
@@ -361,6 +362,20 @@ static int64_t convert_iteration_sectors(ConvertState *s, int64_t sector_num)
     if (s->status == CONVERT_DATA) {
         n = MIN(n, s->buf_sectors);
     }
+    /*
+     * -c writes whole clusters: a shorter run is read and written as a
+     * data cluster (QEMU does the same).
+     */
+    if (s->compressed) {
+        if (n < s->cluster_sectors) {
+            n = MIN(s->cluster_sectors, s->total_sectors - sector_num);
+            s->status = CONVERT_DATA;
+            s->sector_next_status = MAX(s->sector_next_status,
+                                        sector_num + n);
+        } else {
+            n -= n % s->cluster_sectors;
+        }
+    }
     return n;
 }
 
@@ -439,6 +454,19 @@ static int convert_co_write(ConvertState *s, int64_t sector_num,
         case CONVERT_BACKING:
             break;
         case CONVERT_DATA:
+            if (s->compressed) {
+                if (block_buffer_is_zero(buf, (size_t)n * SECTOR_SIZE)) {
+                    goto zero; /* nothing to compress */
+                }
+                convert_co_rate_limit(s, (int64_t)n * SECTOR_SIZE);
+                ret = blk_pwrite_co(s->target, sector_num * SECTOR_SIZE,
+                                    (int64_t)n * SECTOR_SIZE, buf,
+                                    BLOCK_REQ_WRITE_COMPRESSED);
+                if (ret < 0) {
+                    return ret;
+                }
+                break;
+            }
             if (!s->min_sparse ||
                 sectors_run_min(buf, n, &n, s->min_sparse, sector_num,
                                 s->alignment)) {
@@ -453,6 +481,7 @@ static int convert_co_write(ConvertState *s, int64_t sector_num,
             /* A zero run: write it as zeroes. */
             /* fallthrough */
         case CONVERT_ZERO:
+        zero:
             if (s->has_zero_init) {
                 break;
             }
@@ -921,11 +950,6 @@ static int convert_run(ImgContext *ctx, ConvertArgs *a, ConvertState *s,
                          "the same time");
             goto out;
         }
-        if (name) {
-            /* No driver here takes compressed writes yet. */
-            error_report("-c: compressed qcow2 output is not supported yet");
-            goto out;
-        }
     }
 
     if (!a->skip_create) {
@@ -951,13 +975,10 @@ static int convert_run(ImgContext *ctx, ConvertArgs *a, ConvertState *s,
     }
     out_node = blk_node(s->target);
 
-    if (s->compressed) {
+    if (s->compressed &&
+        strcmp(block_node_get_format(out_node), "qcow2") != 0) {
         /* -n: the format is only known now. */
-        if (strcmp(block_node_get_format(out_node), "qcow2") == 0) {
-            error_report("-c: compressed qcow2 output is not supported yet");
-        } else {
-            error_report("Compression not supported for this file format");
-        }
+        error_report("Compression not supported for this file format");
         goto out;
     }
 
@@ -977,6 +998,17 @@ static int convert_run(ImgContext *ctx, ConvertArgs *a, ConvertState *s,
             }
         }
         s->alignment = (int)MAX(floor2, req);
+    }
+    if (s->compressed) {
+        BlockDriverInfo bdi = { 0 };
+
+        if (block_get_info(out_node, &bdi) < 0 || bdi.cluster_size <= 0 ||
+            bdi.cluster_size / SECTOR_SIZE > CONVERT_MAX_BUF_SECTORS) {
+            error_report("invalid cluster size");
+            goto out;
+        }
+        s->cluster_sectors = bdi.cluster_size / SECTOR_SIZE;
+        s->buf_sectors = s->cluster_sectors;
     }
 
     if (a->skip_create) {

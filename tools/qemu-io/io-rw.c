@@ -386,9 +386,12 @@ int io_write_f(IoState *s, int argc, char **argv)
         }
     }
     t1 = io_clock_now();
-    if (vmstate || compressed) {
-        /* No VM state area, no compressed writes in the block layer yet. */
+    if (vmstate) {
+        /* No VM state area in the block layer yet. */
         ret = -ENOTSUP;
+    } else if (compressed) {
+        ret = blk_pwrite(s->blk, offset, count, buf,
+                         flags | BLOCK_REQ_WRITE_COMPRESSED);
     } else if (zero) {
         ret = blk_pwrite_zeroes(s->blk, offset, count, flags);
     } else {
