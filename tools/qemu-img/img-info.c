@@ -17,7 +17,7 @@ enum {
 };
 
 /* Bound on --backing-chain walks, against loops the name check misses. */
-#define MAX_CHAIN_LENGTH 1000
+#define MAX_CHAIN_LENGTH (1 << 20)
 
 /*
  * Opens each image of the chain on its own (without its backing file, as
