@@ -11,10 +11,10 @@
 #define PROBE_BUF_SIZE 2048
 #define NODE_NAME_MAX 31
 /*
- * Bound on nested opens (child of child ...), e.g. backing chains.  QEMU has no limit; every level
- * costs coroutine stack on open and on reads that fall through, and 400
- * levels still fit our 1 MiB stacks, so 256 leaves room and is far
- * beyond real chains.  Deeper gives a clear error, never a stack overflow.
+ * Bound on nested opens (child of child ...), e.g. backing chains.  QEMU
+ * has no limit; every level costs coroutine stack on open and on reads
+ * that fall through, and 400 levels still fit our 1 MiB stacks, so 256
+ * leaves room and is far beyond real chains.  Deeper gives a clear error, never a stack overflow.
  */
 #define MAX_OPEN_DEPTH 256
 
