@@ -306,3 +306,56 @@ def test_tls_x509_over_tcp(qx, ref, tmp_dir, servers, cert_name, host, ok):
     assert theirs.returncode == (0 if ok else 1), theirs
     assert ours.returncode == theirs.returncode, ours
     assert ours.stdout == theirs.stdout
+
+
+@pytest.mark.parametrize("output", ["human", "json"])
+def test_map_matches_qemu(qx, ref, qemu_nbd_export, output):
+    target = f"nbd+unix:///exp?socket={qemu_nbd_export['sock']}"
+    ours, theirs = both(qx, ref, "map", f"--output={output}", "-f", "raw",
+                        target)
+    assert theirs.returncode == 0, theirs
+    assert ours.returncode == 0, ours
+    assert ours.stdout == theirs.stdout
+
+
+@pytest.mark.parametrize("fmt", ["raw", "qcow2"])
+def test_convert_from_export(qx, ref, qemu_nbd_export, tmp_dir, fmt):
+    """Our convert from QEMU's export: same bytes, and as sparse as
+    QEMU's convert makes it (same map)."""
+    target = f"nbd+unix:///exp?socket={qemu_nbd_export['sock']}"
+    ours_out, theirs_out = tmp_dir / f"o.{fmt}", tmp_dir / f"q.{fmt}"
+    assert qx.run("qemu-img", "convert", "-f", "raw", "-O", fmt, target,
+                  ours_out).returncode == 0
+    assert ref.run("qemu-img", "convert", "-f", "raw", "-O", fmt, target,
+                   theirs_out).returncode == 0
+    cmp = ref.run("qemu-img", "compare", "-f", fmt, "-F", "qcow2", ours_out,
+                  qemu_nbd_export["img"])
+    assert cmp.returncode == 0, cmp
+    m1 = ref.run("qemu-img", "map", "--output=json", ours_out).stdout
+    m2 = ref.run("qemu-img", "map", "--output=json", theirs_out).stdout
+    assert m1 == m2
+
+
+def test_writes_zeroes_through_our_client(qx, ref, tmp_dir, servers):
+    """Writes, zeroes and discards by our qemu-io through QEMU's qemu-nbd
+    land in the image as QEMU's qemu-io sees them."""
+    img = tmp_dir / "w.qcow2"
+    assert ref.run("qemu-img", "create", "-f", "qcow2", img,
+                   "16M").returncode == 0
+    sock = tmp_dir / "w.sock"
+    srv = Server([ref.path("qemu-nbd"), "-t", "-f", "qcow2",
+                  "--discard=unmap", "-k", sock, img], sock=str(sock))
+    servers.append(srv)
+    target = f"nbd+unix://?socket={sock}"
+    r = qx.run("qemu-io", "-f", "raw", "-c", "write -P 0x61 0 1M",
+               "-c", "write -z 256k 64k", "-c", "discard 512k 64k",
+               "-c", "write -P 0x62 -f 2M 4k", "-c", "flush", target)
+    assert r.returncode == 0, r
+    srv.stop()
+    checks = ["read -P 0x61 0 256k", "read -P 0 256k 64k",
+              "read -P 0x61 320k 192k", "read -P 0 512k 64k",
+              "read -P 0x62 2M 4k"]
+    for c in checks:
+        res = ref.run("qemu-io", "-r", "-f", "qcow2", "-c", c, img)
+        assert res.returncode == 0 and "verification failed" not in \
+            res.stdout, (c, res)
