@@ -367,7 +367,7 @@ def test_qcow2_session_matches_qemu(qx, ref, tmp_dir, args, stdin):
     compare(qx, ref, tmp_dir, args, stdin, qcow2=True)
 
 
-@pytest.mark.xfail(strict=True, reason="no compressed writes, VM state or "
+@pytest.mark.xfail(strict=True, reason="no VM state area or "
                    "qcow2 lazy-refcounts option yet")
 @pytest.mark.parametrize("args,stdin",
                          [pytest.param(a, s, id=i)
