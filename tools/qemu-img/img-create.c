@@ -14,58 +14,6 @@ enum {
     OPTION_OBJECT = 256,
 };
 
-/* "-o help" without creating anything: QEMU's print_block_option_help. */
-static int print_option_help(const char *filename, const char *fmt)
-{
-    const BlockDriver *drv = block_driver_find(fmt);
-    BlockCreateOpts *opts;
-    Error *err = NULL;
-    GString *out;
-
-    if (!drv) {
-        error_report("Unknown file format '%s'", fmt);
-        return 1;
-    }
-    if (!block_driver_get_create_opts(drv)) {
-        error_report("Format driver '%s' does not support image creation",
-                     fmt);
-        return 1;
-    }
-    opts = block_create_opts_for(drv, filename, &err);
-    if (!opts) {
-        error_report_err(err);
-        return 1;
-    }
-    out = g_string_new(NULL);
-    if (filename) {
-        g_string_append(out, "Supported options:\n");
-    } else {
-        g_string_append_printf(out, "Supported %s options:\n", fmt);
-    }
-    block_create_opts_format_help(opts, out);
-    if (!filename) {
-        g_string_append(out, "\nThe protocol level may support further "
-                             "options.\nSpecify the target filename to "
-                             "include those options.\n");
-    }
-    fputs(out->str, stdout);
-    g_string_free(out, true);
-    block_create_opts_free(opts);
-    return 0;
-}
-
-static bool options_ask_help(const char *options)
-{
-    bool help = false;
-    json_object *dict = qx_opts_parse(options, QX_OPTS_FLAT, NULL, &help,
-                                      NULL);
-
-    if (dict) {
-        json_object_put(dict);
-    }
-    return help;
-}
-
 int img_create(ImgContext *ctx, int argc, char **argv)
 {
     static const struct option long_options[] = {
@@ -114,8 +62,8 @@ int img_create(ImgContext *ctx, int argc, char **argv)
     }
 
     p.filename = optind < argc ? argv[optind] : NULL;
-    if (options && options_ask_help(options)) {
-        return print_option_help(p.filename, p.fmt);
+    if (options && img_options_ask_help(options)) {
+        return img_print_create_option_help(p.filename, p.fmt);
     }
     if (optind >= argc) {
         img_error_exit("Expecting image file name");
